@@ -1,0 +1,36 @@
+# `make install` once (idempotent), then `make train` / `make test`. ARGS passes Hydra overrides.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install train test test-quick lint format bench experiments clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+train: install  ## the main job: the default model (U-Net) on embedded synthetic data
+	$(PY) train.py $(ARGS)
+
+test: install  ## the whole test suite
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-quick: install  ## the quick set
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf logs .pytest_cache .ruff_cache

@@ -1,0 +1,15 @@
+"""`python eval.py model=<unet|siamese|yolo> [overrides]`: see conf/eval.yaml and the README."""
+
+import hydra
+
+from src.pipeline import evaluate
+from src.utils.entry import run_task
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="eval")
+def main(cfg):
+    return run_task(evaluate, cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""DataLoader plumbing shared by the three tasks' DataModules (workers, pinning, batch size)."""
+
+from __future__ import annotations
+
+import os
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from src.utils.errors import check
+
+
+def default_workers() -> int:
+    """Workers per loader when `num_workers: auto`: the cores this process may use, at most 4."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return min(4, max(0, cores - 1))
+
+
+class BaseDataModule(pl.LightningDataModule):
+    task: str = ""
+
+    def __init__(self, batch_size: int = 16, num_workers: int | str = "auto", pin_memory: bool | str = "auto"):
+        super().__init__()
+        check(isinstance(batch_size, int) and batch_size >= 1, "batch_size", "an integer >= 1", batch_size)
+        if num_workers == "auto":
+            num_workers = default_workers()
+        check(isinstance(num_workers, int) and num_workers >= 0, "num_workers", "an integer >= 0 or 'auto'", num_workers)
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.pin_memory = torch.cuda.is_available() if pin_memory == "auto" else bool(pin_memory)
+        self.train_set: Dataset | None = None
+        self.val_set: Dataset | None = None
+        self.test_set: Dataset | None = None
+
+    def collate(self, batch):
+        return torch.utils.data.default_collate(batch)
+
+    def loader(self, dataset: Dataset, train: bool, batch_size: int | None = None, sampler=None) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size or self.batch_size,
+            shuffle=train and sampler is None,
+            sampler=sampler,
+            drop_last=train and len(dataset) > (batch_size or self.batch_size),
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+            collate_fn=self.collate,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self.loader(self.train_set, train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader(self.val_set, train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self.loader(self.test_set if self.test_set is not None else self.val_set, train=False)

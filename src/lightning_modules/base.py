@@ -1,0 +1,102 @@
+"""What every task's LightningModule shares: optimizer/schedule, loss logging, NaN guard, plots.
+
+A task module holds a plain `nn.Module` in `self.net`, implements `compute_losses(batch)` returning
+a dict of loss terms with the total under "loss", and its own validation/test steps and metrics.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.utilities import rank_zero_only
+
+from src.lightning_modules.optim import OptimConfig, build_optimizer
+from src.utils.errors import ConfigError
+
+
+class TaskModule(pl.LightningModule):
+    task: str = ""  # segmentation | detection | verification; matched against the DataModule's
+    monitor: str = ""  # main validation metric (maximised)
+
+    def __init__(
+        self, optim: dict | None = None, plot_every_n_epochs: int = 5, num_plot_images: int = 8, monitor: str | None = None
+    ):
+        super().__init__()
+        if monitor:
+            self.monitor = monitor
+        try:
+            self.optim_cfg = OptimConfig(**(optim or {}))
+        except TypeError as err:
+            raise ConfigError("optim", f"unknown key ({err}); allowed: {list(OptimConfig.__dataclass_fields__)}") from None
+        except ConfigError as err:
+            raise err from None
+        self.plot_every_n_epochs = plot_every_n_epochs
+        self.num_plot_images = num_plot_images
+
+    # ---- training -------------------------------------------------------------------------------------
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        # every task defines compute_losses(batch) -> {"loss": total, "<term>": ...}
+        losses = self.compute_losses(batch)
+        self.check_finite(losses)
+        bs = self.batch_size_of(batch)
+        self.log("train/loss", losses["loss"], prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
+        terms = {f"train/{k}": v.detach() for k, v in losses.items() if k != "loss"}
+        if terms:
+            self.log_dict(terms, on_step=False, on_epoch=True, batch_size=bs)
+        return losses["loss"]
+
+    def check_finite(self, losses: dict[str, torch.Tensor]) -> None:
+        """Stop with a clear message on a NaN/inf loss rather than training on garbage."""
+        if torch.isfinite(losses["loss"]).item():
+            return
+        bad = {k: float(v) for k, v in losses.items() if not torch.isfinite(v).all()}
+        raise FloatingPointError(
+            f"non-finite loss at epoch {self.current_epoch}, step {self.global_step}: {bad}. "
+            "Lower model.optim.lr, enable trainer.gradient_clip_val, or check the inputs/labels."
+        )
+
+    @staticmethod
+    def batch_size_of(batch) -> int:
+        first = batch[0] if isinstance(batch, list | tuple) else batch
+        return int(first.shape[0]) if hasattr(first, "shape") else len(first)
+
+    def configure_optimizers(self) -> dict:
+        total = int(self.trainer.estimated_stepping_batches)
+        epochs = max(1, self.trainer.max_epochs or 1)
+        steps_per_epoch = max(1, total // epochs)
+        return build_optimizer([self], self.optim_cfg, total, steps_per_epoch)
+
+    # ---- outputs ----------------------------------------------------------------------------------------
+    @property
+    def plots_dir(self) -> Path:
+        root = self.trainer.default_root_dir if self._trainer is not None else "."
+        path = Path(root) / "plots"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def should_plot(self) -> bool:
+        """Plot on the last epoch, every N epochs, and in test/validate runs; never in sanity checks."""
+        trainer = self.trainer
+        if trainer.sanity_checking or getattr(trainer, "fast_dev_run", False):
+            return False
+        if not trainer.training and trainer.state.fn != "fit":
+            return True
+        last = trainer.current_epoch + 1 >= (trainer.max_epochs or 0)
+        return last or (self.plot_every_n_epochs > 0 and (trainer.current_epoch + 1) % self.plot_every_n_epochs == 0)
+
+    @rank_zero_only
+    def save_figure(self, fig: Any, name: str) -> Path:
+        """Write a matplotlib figure to plots/<name>.png and hand it to loggers that take images."""
+        import matplotlib.pyplot as plt
+
+        path = self.plots_dir / f"{name}.png"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        for logger in self.loggers:
+            log_image = getattr(logger, "log_image", None)
+            if callable(log_image):
+                log_image(key=f"plots/{name}", images=[str(path)], step=self.global_step)
+        return path

@@ -1,0 +1,134 @@
+"""U-Net segmenter: CE / Dice / CE+Dice losses, mIoU, Dice and per-class IoU, overlay plots."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassF1Score, MulticlassJaccardIndex
+
+from src.lightning_modules.base import TaskModule
+from src.models.segmentation_nets import build_segmentation_net
+from src.utils.errors import check, check_choice
+
+LOSSES = ("ce", "dice", "ce_dice")
+
+
+class SegmentationLoss(nn.Module):
+    """Cross-entropy, smp's multiclass Dice, or their sum; pixels equal to `ignore_index` are skipped."""
+
+    def __init__(self, name: str, ignore_index: int = 255, dice_weight: float = 1.0, class_weights=None):
+        super().__init__()
+        from segmentation_models_pytorch.losses import DiceLoss
+
+        check_choice(name, "loss", LOSSES)
+        self.name, self.dice_weight = name, dice_weight
+        weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
+        self.ce = nn.CrossEntropyLoss(weight=weight, ignore_index=ignore_index)
+        self.dice = DiceLoss(mode="multiclass", ignore_index=ignore_index, from_logits=True)
+
+    def forward(self, logits: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        terms = {}
+        if self.name in ("ce", "ce_dice"):
+            terms["ce"] = self.ce(logits, mask)
+        if self.name in ("dice", "ce_dice"):
+            terms["dice"] = self.dice_weight * self.dice(logits, mask)
+        terms["loss"] = sum(terms.values())
+        return terms
+
+
+class Segmenter(TaskModule):
+    task = "segmentation"
+    monitor = "val/miou"
+
+    def __init__(
+        self,
+        num_classes: int,
+        backend: str = "own",
+        depth: int = 4,
+        base_channels: int = 32,
+        norm: str = "batch",
+        activation: str = "relu",
+        dropout: float = 0.0,
+        in_channels: int = 3,
+        smp: dict | None = None,
+        loss: str = "ce_dice",
+        dice_weight: float = 1.0,
+        class_weights: list[float] | None = None,
+        ignore_index: int = 255,
+        optim: dict | None = None,
+        plot_every_n_epochs: int = 5,
+        num_plot_images: int = 8,
+        monitor: str = "val/miou",
+    ):
+        super().__init__(optim, plot_every_n_epochs, num_plot_images, monitor)
+        self.save_hyperparameters(logger=False)
+        check(isinstance(num_classes, int) and num_classes >= 2, "num_classes", "an integer >= 2", num_classes)
+        self.num_classes, self.ignore_index = num_classes, ignore_index
+        self.net = build_segmentation_net(
+            backend, num_classes, in_channels, depth, base_channels, norm, dropout, activation, **(smp or {})
+        )
+        self.criterion = SegmentationLoss(loss, ignore_index, dice_weight, class_weights)
+        metrics = MetricCollection(
+            {
+                "iou": MulticlassJaccardIndex(num_classes, average="none", ignore_index=ignore_index),
+                "dice": MulticlassF1Score(num_classes, average="macro", ignore_index=ignore_index, multidim_average="global"),
+            }
+        )
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+        self._plot_batch = None
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images)
+
+    def compute_losses(self, batch) -> dict[str, torch.Tensor]:
+        images, masks = batch
+        return self.criterion(self(images), masks)
+
+    # ---- evaluation -------------------------------------------------------------------------------------
+    def _eval_step(self, batch, batch_idx: int, metrics: MetricCollection, stage: str) -> None:
+        images, masks = batch
+        logits = self(images)
+        losses = self.criterion(logits, masks)
+        self.log(f"{stage}/loss", losses["loss"], batch_size=len(images), sync_dist=True)
+        preds = logits.argmax(1)
+        metrics.update(preds, masks)
+        if batch_idx == 0:
+            self._plot_batch = (images[: self.num_plot_images].cpu(), masks[: self.num_plot_images].cpu(), preds[: self.num_plot_images].cpu())
+
+    def _eval_epoch_end(self, metrics: MetricCollection, stage: str) -> None:
+        values = metrics.compute()
+        metrics.reset()
+        iou = values[f"{stage}/iou"]
+        names = self.class_names()
+        self.log(f"{stage}/miou", iou.mean(), prog_bar=True, sync_dist=True)
+        self.log(f"{stage}/dice", values[f"{stage}/dice"], prog_bar=stage == "val", sync_dist=True)
+        for name, value in zip(names, iou):
+            self.log(f"{stage}/iou_{name}", value, sync_dist=True)
+        if self._plot_batch is not None and self.should_plot():
+            from src.utils.plots import segmentation_grid
+
+            self.save_figure(segmentation_grid(*self._plot_batch, names, self.ignore_index), f"{stage}_predictions")
+        self._plot_batch = None
+
+    def class_names(self) -> list[str]:
+        dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        names = getattr(dm, "class_names", None)
+        return list(names) if names and len(names) == self.num_classes else [f"class_{i}" for i in range(self.num_classes)]
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._eval_step(batch, batch_idx, self.val_metrics, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_epoch_end(self.val_metrics, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._eval_step(batch, batch_idx, self.test_metrics, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_epoch_end(self.test_metrics, "test")
+
+    def predict_step(self, batch, batch_idx: int):
+        images = batch[0] if isinstance(batch, list | tuple) else batch
+        return self(images).argmax(1)

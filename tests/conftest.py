@@ -1,0 +1,47 @@
+"""Shared fixtures: Hydra configs composed with the compose API, writing into tmp_path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig, open_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = str(ROOT / "conf")
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+
+def make_cfg(tmp_path: Path, overrides: list[str] | None = None, config_name: str = "train") -> DictConfig:
+    """Compose conf/<config_name>.yaml with `overrides`; outputs go to tmp_path; fast CPU settings."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(config_name=config_name, overrides=list(overrides or []), return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp_path)
+        cfg.paths.log_dir = str(tmp_path / "logs")
+        cfg.hydra.runtime.output_dir = str(tmp_path)
+        cfg.trainer.accelerator = "cpu"
+        cfg.trainer.enable_progress_bar = False
+    GlobalHydra.instance().clear()
+    return cfg
+
+
+def run_train(cfg: DictConfig):
+    """Run the training pipeline on a composed config, with HydraConfig set as in a real run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from src.pipeline import train
+
+    HydraConfig.instance().set_config(cfg)
+    return train(cfg)
+
+
+@pytest.fixture
+def cfg_factory(tmp_path):
+    return lambda overrides=None, name="train": make_cfg(tmp_path, overrides, name)

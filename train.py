@@ -1,0 +1,15 @@
+"""`python train.py model=<unet|siamese|yolo> [overrides]`: see conf/train.yaml and the README."""
+
+import hydra
+
+from src.pipeline import train
+from src.utils.entry import run_task
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg):
+    return run_task(train, cfg)
+
+
+if __name__ == "__main__":
+    main()
