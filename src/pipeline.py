@@ -34,6 +34,11 @@ def resolve_ckpt(ckpt_path: str | None, run_dir: Path, key: str = "ckpt_path") -
     return str(path)
 
 
+def plain_config(cfg: DictConfig) -> dict:
+    """The resolved run config as nested dicts, without Hydra's own `hydra` node."""
+    return {k: OmegaConf.to_container(cfg._get_node(k), resolve=True) if OmegaConf.is_config(cfg._get_node(k)) else cfg[k] for k in cfg if k != "hydra"}
+
+
 def setup_run(cfg: DictConfig):
     """Validate the config and build datamodule, model, trainer (nothing is trained yet)."""
     validate(cfg)
@@ -45,7 +50,7 @@ def setup_run(cfg: DictConfig):
     loggers = build_all(cfg.get("logger"), "logger")
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for lg in loggers:
-        lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        lg.log_hyperparams(plain_config(cfg))
     return datamodule, model, trainer
 
 

@@ -28,6 +28,8 @@ def make_cfg(tmp_path: Path, overrides: list[str] | None = None, config_name: st
         cfg.hydra.runtime.output_dir = str(tmp_path)
         cfg.trainer.accelerator = "cpu"
         cfg.trainer.enable_progress_bar = False
+        if cfg.get("callbacks"):
+            cfg.callbacks.pop("rich_progress_bar", None)
     GlobalHydra.instance().clear()
     return cfg
 

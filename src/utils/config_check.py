@@ -75,7 +75,16 @@ def data_options_for(task: str) -> list[str]:
 
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError on the first problem found in the composed config."""
-    missing = sorted(OmegaConf.missing_keys(cfg))
+    missing = []
+    for key in cfg:
+        if key == "hydra":
+            continue
+        node = cfg._get_node(key)
+        if isinstance(node, DictConfig | ListConfig):
+            missing += [f"{key}.{k}" for k in OmegaConf.missing_keys(node)]
+        elif node._is_missing():
+            missing.append(str(key))
+    missing.sort()
     if missing:
         raise ConfigError(missing[0], "is required but not set (give it on the command line: " f"{missing[0]}=...)")
     for group in ("model", "data"):
