@@ -36,7 +36,13 @@ def resolve_ckpt(ckpt_path: str | None, run_dir: Path, key: str = "ckpt_path") -
 
 def plain_config(cfg: DictConfig) -> dict:
     """The resolved run config as nested dicts, without Hydra's own `hydra` node."""
-    return {k: OmegaConf.to_container(cfg._get_node(k), resolve=True) if OmegaConf.is_config(cfg._get_node(k)) else cfg[k] for k in cfg if k != "hydra"}
+    return {
+        k: OmegaConf.to_container(cfg._get_node(k), resolve=True)
+        if OmegaConf.is_config(cfg._get_node(k))
+        else cfg[k]
+        for k in cfg
+        if k != "hydra"
+    }
 
 
 def setup_run(cfg: DictConfig):
@@ -84,8 +90,14 @@ def train(cfg: DictConfig) -> float | None:
         trainer.validate(model, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)
         metrics.update(split_metrics(trainer.callback_metrics, ("val/",)))
     if cfg.get("test", True):
-        ckpt = best if (best and not fast) else (None if cfg.get("train", True) else resolve_ckpt(cfg.get("ckpt_path"), run_dir))
-        trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True if ckpt else None)
+        ckpt = (
+            best
+            if (best and not fast)
+            else (None if cfg.get("train", True) else resolve_ckpt(cfg.get("ckpt_path"), run_dir))
+        )
+        trainer.test(
+            model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True if ckpt else None
+        )
         metrics.update(split_metrics(trainer.callback_metrics, ("test/",)))
     finish(cfg, trainer, metrics)
     value = metrics.get(cfg.get("optimized_metric") or "")

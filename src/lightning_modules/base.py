@@ -22,7 +22,11 @@ class TaskModule(pl.LightningModule):
     monitor: str = ""  # main validation metric (maximised)
 
     def __init__(
-        self, optim: dict | None = None, plot_every_n_epochs: int = 5, num_plot_images: int = 8, monitor: str | None = None
+        self,
+        optim: dict | None = None,
+        plot_every_n_epochs: int = 5,
+        num_plot_images: int = 8,
+        monitor: str | None = None,
     ):
         super().__init__()
         if monitor:
@@ -30,7 +34,9 @@ class TaskModule(pl.LightningModule):
         try:
             self.optim_cfg = OptimConfig(**(optim or {}))
         except TypeError as err:
-            raise ConfigError("optim", f"unknown key ({err}); allowed: {list(OptimConfig.__dataclass_fields__)}") from None
+            raise ConfigError(
+                "optim", f"unknown key ({err}); allowed: {list(OptimConfig.__dataclass_fields__)}"
+            ) from None
         except ConfigError as err:
             raise err from None
         self.plot_every_n_epochs = plot_every_n_epochs
@@ -85,7 +91,9 @@ class TaskModule(pl.LightningModule):
         if not trainer.training and trainer.state.fn != "fit":
             return True
         last = trainer.current_epoch + 1 >= (trainer.max_epochs or 0)
-        return last or (self.plot_every_n_epochs > 0 and (trainer.current_epoch + 1) % self.plot_every_n_epochs == 0)
+        return last or (
+            self.plot_every_n_epochs > 0 and (trainer.current_epoch + 1) % self.plot_every_n_epochs == 0
+        )
 
     @rank_zero_only
     def save_figure(self, fig: Any, name: str) -> Path:

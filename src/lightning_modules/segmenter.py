@@ -63,7 +63,9 @@ class Segmenter(TaskModule):
     ):
         super().__init__(optim, plot_every_n_epochs, num_plot_images, monitor)
         self.save_hyperparameters(logger=False)
-        check(isinstance(num_classes, int) and num_classes >= 2, "num_classes", "an integer >= 2", num_classes)
+        check(
+            isinstance(num_classes, int) and num_classes >= 2, "num_classes", "an integer >= 2", num_classes
+        )
         self.num_classes, self.ignore_index = num_classes, ignore_index
         self.net = build_segmentation_net(
             backend, num_classes, in_channels, depth, base_channels, norm, dropout, activation, **(smp or {})
@@ -72,7 +74,9 @@ class Segmenter(TaskModule):
         metrics = MetricCollection(
             {
                 "iou": MulticlassJaccardIndex(num_classes, average="none", ignore_index=ignore_index),
-                "dice": MulticlassF1Score(num_classes, average="macro", ignore_index=ignore_index, multidim_average="global"),
+                "dice": MulticlassF1Score(
+                    num_classes, average="macro", ignore_index=ignore_index, multidim_average="global"
+                ),
             }
         )
         self.val_metrics = metrics.clone(prefix="val/")
@@ -95,7 +99,11 @@ class Segmenter(TaskModule):
         preds = logits.argmax(1)
         metrics.update(preds, masks)
         if batch_idx == 0:
-            self._plot_batch = (images[: self.num_plot_images].cpu(), masks[: self.num_plot_images].cpu(), preds[: self.num_plot_images].cpu())
+            self._plot_batch = (
+                images[: self.num_plot_images].cpu(),
+                masks[: self.num_plot_images].cpu(),
+                preds[: self.num_plot_images].cpu(),
+            )
 
     def _eval_epoch_end(self, metrics: MetricCollection, stage: str) -> None:
         values = metrics.compute()
@@ -109,13 +117,19 @@ class Segmenter(TaskModule):
         if self._plot_batch is not None and self.should_plot():
             from src.utils.plots import segmentation_grid
 
-            self.save_figure(segmentation_grid(*self._plot_batch, names, self.ignore_index), f"{stage}_predictions")
+            self.save_figure(
+                segmentation_grid(*self._plot_batch, names, self.ignore_index), f"{stage}_predictions"
+            )
         self._plot_batch = None
 
     def class_names(self) -> list[str]:
         dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
         names = getattr(dm, "class_names", None)
-        return list(names) if names and len(names) == self.num_classes else [f"class_{i}" for i in range(self.num_classes)]
+        return (
+            list(names)
+            if names and len(names) == self.num_classes
+            else [f"class_{i}" for i in range(self.num_classes)]
+        )
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._eval_step(batch, batch_idx, self.val_metrics, "val")

@@ -26,4 +26,6 @@ def build_segmentation_net(
         return UNet(in_channels, num_classes, depth, base_channels, norm, activation, dropout)
     from src.models.smp_nets import build_smp_net
 
-    return build_smp_net(num_classes=num_classes, in_channels=in_channels, depth=depth, base_channels=base_channels, **smp_keys)
+    return build_smp_net(
+        num_classes=num_classes, in_channels=in_channels, depth=depth, base_channels=base_channels, **smp_keys
+    )

@@ -33,8 +33,7 @@ def run_task(fn: Callable, cfg):
         if user_err is None:
             raise
         kind = "Config error" if type(user_err).__name__ == "ConfigError" else "Data error"
-        log.error("%s: %s", kind, user_err)
         if in_multirun():
             raise user_err from None
-        print(f"{kind}: {user_err}", file=sys.stderr)
+        log.error("%s: %s", kind, user_err)  # Hydra's job logging shows it on the console and in the log file
         sys.exit(2)
