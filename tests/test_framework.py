@@ -132,3 +132,21 @@ def test_ddp_cpu_two_processes(tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert "val/miou" in metrics
     assert len(list((tmp_path / "checkpoints").glob("*.ckpt"))) == 2  # best + last, written once
+
+
+def test_ema_callback_trains_and_checkpoints_load_weights_only(tmp_path):
+    cfg = make_cfg(
+        tmp_path,
+        [
+            *TINY_UNET,
+            "callbacks=[default,ema]",
+            "callbacks.ema.update_starting_at_step=0",
+            "trainer.max_epochs=1",
+        ],
+    )
+    run_train(cfg)
+    import torch
+
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert any("EMAWeightAveraging" in key for key in ckpt["callbacks"])
+    assert "test/miou" in json.loads((tmp_path / "metrics.json").read_text())
