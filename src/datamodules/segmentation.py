@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from src.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Transformed, augment_config, eval_transform, train_transform
+from src.data.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    Transformed,
+    augment_config,
+    eval_transform,
+    train_transform,
+)
 from src.datamodules.base import BaseDataModule
 from src.utils.errors import ConfigError, check
 
@@ -26,7 +33,9 @@ class SegmentationDataModule(BaseDataModule):
         root: str | None = None,
     ):
         super().__init__(batch_size, num_workers, pin_memory)
-        check(isinstance(num_classes, int) and num_classes >= 2, "num_classes", "an integer >= 2", num_classes)
+        check(
+            isinstance(num_classes, int) and num_classes >= 2, "num_classes", "an integer >= 2", num_classes
+        )
         self.reader = reader
         self.num_classes = num_classes
         self.image_size = image_size
@@ -35,14 +44,23 @@ class SegmentationDataModule(BaseDataModule):
         self.root = root  # informational: readers take their own root
         names = getattr(reader, "class_names", None)
         if names is not None and len(names) != num_classes:
-            raise ConfigError("num_classes", f"is {num_classes} but the dataset has {len(names)} classes: {names}")
+            raise ConfigError(
+                "num_classes", f"is {num_classes} but the dataset has {len(names)} classes: {names}"
+            )
         self.class_names = list(names) if names else [f"class_{i}" for i in range(num_classes)]
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None and stage in (None, "fit"):
-            self.train_set = Transformed(self.reader.dataset("train"), train_transform(self.augment, self.image_size, self.mean, self.std))
+            self.train_set = Transformed(
+                self.reader.dataset("train"),
+                train_transform(self.augment, self.image_size, self.mean, self.std),
+            )
         if self.val_set is None:
-            self.val_set = Transformed(self.reader.dataset("val"), eval_transform(self.image_size, self.mean, self.std))
+            self.val_set = Transformed(
+                self.reader.dataset("val"), eval_transform(self.image_size, self.mean, self.std)
+            )
         if self.test_set is None and stage in (None, "test"):
             split = "test" if "test" in getattr(self.reader, "splits", ("train", "val", "test")) else "val"
-            self.test_set = Transformed(self.reader.dataset(split), eval_transform(self.image_size, self.mean, self.std))
+            self.test_set = Transformed(
+                self.reader.dataset(split), eval_transform(self.image_size, self.mean, self.std)
+            )

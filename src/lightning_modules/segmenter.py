@@ -63,7 +63,9 @@ class Segmenter(TaskModule):
     ):
         super().__init__(optim, plot_every_n_epochs, num_plot_images, monitor)
         self.save_hyperparameters(logger=False)
-        check(isinstance(num_classes, int) and num_classes >= 2, "num_classes", "an integer >= 2", num_classes)
+        check(
+            isinstance(num_classes, int) and num_classes >= 2, "num_classes", "an integer >= 2", num_classes
+        )
         self.num_classes, self.ignore_index = num_classes, ignore_index
         self.net = build_segmentation_net(
             backend, num_classes, in_channels, depth, base_channels, norm, dropout, activation, **(smp or {})
@@ -71,8 +73,13 @@ class Segmenter(TaskModule):
         self.criterion = SegmentationLoss(loss, ignore_index, dice_weight, class_weights)
         metrics = MetricCollection(
             {
-                "iou": MulticlassJaccardIndex(num_classes, average="none", ignore_index=ignore_index),
-                "dice": MulticlassF1Score(num_classes, average="macro", ignore_index=ignore_index, multidim_average="global"),
+                # per-class IoU, NaN for a class absent from both targets and predictions (left out of the mean)
+                "iou": MulticlassJaccardIndex(
+                    num_classes, average="none", ignore_index=ignore_index, zero_division=float("nan")
+                ),
+                "dice": MulticlassF1Score(
+                    num_classes, average="macro", ignore_index=ignore_index, multidim_average="global"
+                ),
             }
         )
         self.val_metrics = metrics.clone(prefix="val/")
@@ -95,27 +102,38 @@ class Segmenter(TaskModule):
         preds = logits.argmax(1)
         metrics.update(preds, masks)
         if batch_idx == 0:
-            self._plot_batch = (images[: self.num_plot_images].cpu(), masks[: self.num_plot_images].cpu(), preds[: self.num_plot_images].cpu())
+            self._plot_batch = (
+                images[: self.num_plot_images].cpu(),
+                masks[: self.num_plot_images].cpu(),
+                preds[: self.num_plot_images].cpu(),
+            )
 
     def _eval_epoch_end(self, metrics: MetricCollection, stage: str) -> None:
         values = metrics.compute()
         metrics.reset()
         iou = values[f"{stage}/iou"]
         names = self.class_names()
-        self.log(f"{stage}/miou", iou.mean(), prog_bar=True, sync_dist=True)
+        self.log(f"{stage}/miou", iou.nanmean(), prog_bar=True, sync_dist=True)
         self.log(f"{stage}/dice", values[f"{stage}/dice"], prog_bar=stage == "val", sync_dist=True)
         for name, value in zip(names, iou):
-            self.log(f"{stage}/iou_{name}", value, sync_dist=True)
+            if not torch.isnan(value):
+                self.log(f"{stage}/iou_{name}", value, sync_dist=True)
         if self._plot_batch is not None and self.should_plot():
             from src.utils.plots import segmentation_grid
 
-            self.save_figure(segmentation_grid(*self._plot_batch, names, self.ignore_index), f"{stage}_predictions")
+            self.save_figure(
+                segmentation_grid(*self._plot_batch, names, self.ignore_index), f"{stage}_predictions"
+            )
         self._plot_batch = None
 
     def class_names(self) -> list[str]:
         dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
         names = getattr(dm, "class_names", None)
-        return list(names) if names and len(names) == self.num_classes else [f"class_{i}" for i in range(self.num_classes)]
+        return (
+            list(names)
+            if names and len(names) == self.num_classes
+            else [f"class_{i}" for i in range(self.num_classes)]
+        )
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._eval_step(batch, batch_idx, self.val_metrics, "val")
@@ -132,3 +150,15 @@ class Segmenter(TaskModule):
     def predict_step(self, batch, batch_idx: int):
         images = batch[0] if isinstance(batch, list | tuple) else batch
         return self(images).argmax(1)
+
+    # ---- command-line prediction ------------------------------------------------------------------------
+    def predict_cli(self, cfg, datamodule, out_dir) -> dict:
+        """`python predict.py ckpt_path=... +source=<image or folder>`: mask + overlay PNG per image.
+
+        Each image is resized to `data.image_size` and normalized as in validation; the logits are
+        resized back to the image's own size before the argmax, so `<stem>_mask.png` (palette PNG whose
+        pixel values are class ids) and `<stem>_overlay.png` have the input's size.
+        """
+        from src.lightning_modules.seg_predict import predict_folder
+
+        return predict_folder(self, cfg, datamodule, out_dir)

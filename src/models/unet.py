@@ -29,7 +29,9 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
 class ConvBlock(nn.Sequential):
     """Two 3×3 convolutions, each followed by normalization and activation; optional dropout."""
 
-    def __init__(self, cin: int, cout: int, norm: str = "batch", activation: str = "relu", dropout: float = 0.0):
+    def __init__(
+        self, cin: int, cout: int, norm: str = "batch", activation: str = "relu", dropout: float = 0.0
+    ):
         act = ACTIVATIONS[activation]
         bias = norm == "none"
         layers = [
@@ -74,8 +76,15 @@ class UNet(nn.Module):
     ):
         super().__init__()
         check(isinstance(depth, int) and 1 <= depth <= 8, "depth", "an integer from 1 to 8", depth)
-        check(isinstance(base_channels, int) and base_channels >= 1, "base_channels", "an integer >= 1", base_channels)
-        check(isinstance(num_classes, int) and num_classes >= 1, "num_classes", "an integer >= 1", num_classes)
+        check(
+            isinstance(base_channels, int) and base_channels >= 1,
+            "base_channels",
+            "an integer >= 1",
+            base_channels,
+        )
+        check(
+            isinstance(num_classes, int) and num_classes >= 1, "num_classes", "an integer >= 1", num_classes
+        )
         check(0.0 <= dropout < 1.0, "dropout", "a probability in [0, 1)", dropout)
         check_choice(norm, "norm", NORMS)
         check_choice(activation, "activation", ACTIVATIONS)
@@ -83,7 +92,10 @@ class UNet(nn.Module):
         widths = [base_channels * 2**i for i in range(depth + 1)]
         self.stem = ConvBlock(in_channels, widths[0], norm, activation)
         self.down = nn.ModuleList(
-            nn.Sequential(nn.MaxPool2d(2), ConvBlock(widths[i], widths[i + 1], norm, activation, dropout if i == depth - 1 else 0.0))
+            nn.Sequential(
+                nn.MaxPool2d(2),
+                ConvBlock(widths[i], widths[i + 1], norm, activation, dropout if i == depth - 1 else 0.0),
+            )
             for i in range(depth)
         )
         self.up = nn.ModuleList(
