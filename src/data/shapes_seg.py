@@ -43,12 +43,19 @@ class ShapesSeg:
         check(1 <= num_shapes <= len(SHAPES), "num_shapes", f"an integer in [1, {len(SHAPES)}]", num_shapes)
         check(max_objects >= 1, "max_objects", "an integer >= 1", max_objects)
         self.sizes = {"train": num_train, "val": num_val, "test": num_test}
-        self.image_size, self.num_shapes, self.max_objects, self.seed = image_size, num_shapes, max_objects, seed
+        self.image_size, self.num_shapes, self.max_objects, self.seed = (
+            image_size,
+            num_shapes,
+            max_objects,
+            seed,
+        )
         self.class_names = ["background", *SHAPES[:num_shapes]]
 
     def dataset(self, split: str) -> Dataset:
         scenes = [
-            render_scene(split_seed(self.seed, split, i), self.image_size, self.num_shapes, 1, self.max_objects)
+            render_scene(
+                split_seed(self.seed, split, i), self.image_size, self.num_shapes, 1, self.max_objects
+            )
             for i in range(self.sizes[split])
         ]
         images = torch.from_numpy(np.stack([s.image for s in scenes])).permute(0, 3, 1, 2).contiguous()
