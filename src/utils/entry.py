@@ -35,6 +35,13 @@ def _run_dir(cfg) -> Path | None:
         return None
 
 
+def finish_wandb(failed: bool) -> None:
+    """Close this job's W&B run (flushes an offline run file; marks a failed job's run as failed)."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish(exit_code=1 if failed else 0)
+
+
 def run_task(fn: Callable, cfg):
     """Run `fn(cfg)`; on a ConfigError/DataError print `Error: <key or file>: <what>` and exit 2.
 
@@ -50,11 +57,13 @@ def run_task(fn: Callable, cfg):
     except KeyboardInterrupt:
         if status:
             status.finish("interrupted", "KeyboardInterrupt")
+        finish_wandb(failed=True)
         raise
     except Exception as err:
         user_err = user_error_in(err)
         if status:
             status.finish("failed", user_err or err)
+        finish_wandb(failed=True)
         if in_multirun():
             if not cfg.get("sweep_continue_on_error", True):
                 raise (user_err or err) from None
@@ -71,4 +80,5 @@ def run_task(fn: Callable, cfg):
         sys.exit(2)
     if status:
         status.finish("ok")
+    finish_wandb(failed=False)
     return value

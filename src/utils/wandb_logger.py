@@ -133,4 +133,5 @@ def make_wandb_logger(
         job_type=job_type,
         notes=notes,
         config=config,
+        reinit="finish_previous",  # jobs of a multirun share a process: each must be its own W&B run
     )
