@@ -51,3 +51,39 @@ MODELS = [m for m in TINY if (ROOT / "conf" / "model" / f"{m}.yaml").is_file()]
 
 def tiny(model: str, *extra: str) -> list[str]:
     return [*TINY[model], *COMMON, *extra]
+
+
+def run_cli(args: list[str], timeout: float = 600, **kwargs):
+    """`python train.py <args>` in the project root (as a user types it); returns the CompletedProcess."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "1"}
+    return subprocess.run(
+        [sys.executable, "train.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
+
+
+def start_cli(args: list[str], log_path: Path):
+    """`python train.py <args>` in the background (own process group), output to `log_path`."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "1"}
+    out = open(log_path, "w")  # noqa: SIM115 (closed with the process by the caller's kill/wait)
+    return subprocess.Popen(
+        [sys.executable, "train.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )

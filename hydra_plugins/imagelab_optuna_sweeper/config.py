@@ -25,7 +25,7 @@ class ImagelabOptunaSweeperConf:
     study_name: str | None = None
     # an optuna sampler, e.g. {_target_: optuna.samplers.TPESampler, seed: 0}; null = TPE
     sampler: dict[str, Any] | None = None
-    # search space: key -> Hydra sweep syntax: choice(2,3,4) | range(2,5) | interval(0.1,1) | tag(log, interval(1e-4,1e-2))
+    # search space: key -> Hydra sweep syntax: choice(2,3,4) | range(2,5) | interval(0.1,1) | tag(int, interval(8,64)) | tag(log, interval(1e-4,1e-2))
     params: dict[str, str] = field(default_factory=dict)
     # on an SQLite study, trials left `running` by a killed search are marked failed and re-queued
     retry_interrupted: bool = True

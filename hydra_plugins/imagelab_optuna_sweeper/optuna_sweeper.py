@@ -47,7 +47,7 @@ def distribution_of(override: Override) -> BaseDistribution | None:
     """The Optuna distribution of one sweep override (None for a fixed `key=value`).
 
     choice(a, b, ...) and `a,b,c` → categorical; range(start, stop[, step]) → integers start..stop-1;
-    interval(low, high) → float (int if both ends are ints); `tag(log, interval(...))` → log scale.
+    interval(low, high) → float; `tag(int, interval(...))` → integers; `tag(log, ...)` → log scale.
     """
     if not override.is_sweep_override():
         return None
@@ -71,7 +71,7 @@ def distribution_of(override: Override) -> BaseDistribution | None:
             raise SearchSpaceError(f"{key}: interval({low}, {high}) needs low < high")
         if log_scale and low <= 0:
             raise SearchSpaceError(f"{key}: a log interval needs low > 0 (got {low})")
-        if _is_int(low, high):
+        if "int" in value.tags:  # Hydra parses interval ends as floats: integers are asked for by tag
             return IntDistribution(int(low), int(high), log=log_scale)
         return FloatDistribution(float(low), float(high), log=log_scale)
     raise SearchSpaceError(

@@ -15,6 +15,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
+from src.utils.ddp import teardown_distributed
 from src.utils.instantiate import user_error_in
 from src.utils.job_status import JobStatus
 
@@ -36,10 +37,11 @@ def _run_dir(cfg) -> Path | None:
 
 
 def finish_wandb(failed: bool) -> None:
-    """Close this job's W&B run (flushes an offline run file; marks a failed job's run as failed)."""
+    """Close this job's W&B run and DDP process group (the next job of a multirun starts clean)."""
     wandb = sys.modules.get("wandb")
     if wandb is not None and getattr(wandb, "run", None) is not None:
         wandb.finish(exit_code=1 if failed else 0)
+    teardown_distributed()
 
 
 def run_task(fn: Callable, cfg):

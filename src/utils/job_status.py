@@ -52,4 +52,7 @@ class JobStatus:
         message = None
         if error is not None:
             message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+            if "Traceback" in message:  # e.g. a DDP child's error: keep its last line (the exception)
+                lines = [line for line in message.splitlines() if line.strip()]
+                message = f"{message.split(':', 1)[0]}: {lines[-1].strip()}"
         self._write(status=status, error=message, runtime_s=round(time.time() - self.started, 2))
