@@ -53,13 +53,15 @@ def tiny(model: str, *extra: str) -> list[str]:
     return [*TINY[model], *COMMON, *extra]
 
 
-def run_cli(args: list[str], timeout: float = 600, **kwargs):
+def run_cli(args: list[str], timeout: float = 600, project_root: Path | None = None, **kwargs):
     """`python train.py <args>` in the project root (as a user types it); returns the CompletedProcess."""
     import os
     import subprocess
     import sys
 
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "1"}
+    if project_root is not None:
+        env["PROJECT_ROOT"] = str(project_root)  # paths.root_dir: where logs/ and data/ go
     return subprocess.run(
         [sys.executable, "train.py", *args],
         cwd=ROOT,
