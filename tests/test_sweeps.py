@@ -114,3 +114,45 @@ def test_report_command_errors(tmp_path, capsys):
     assert "no such folder" in capsys.readouterr().err
     assert report_main([str(tmp_path)]) == 2
     assert "no run folders" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("launcher", "target"),
+    [
+        ("local", "BasicLauncher"),
+        ("joblib", "JoblibLauncher"),
+        ("submitit_local", "LocalLauncher"),
+        ("submitit_slurm", "SlurmLauncher"),
+    ],
+)
+def test_launcher_configs_compose(tmp_path, launcher, target):
+    from tests.conftest import make_cfg
+
+    cfg = make_cfg(tmp_path, [f"launcher={launcher}"])
+    assert cfg.hydra.launcher._target_.endswith(target)
+    if launcher == "submitit_slurm":
+        for key in (
+            "partition",
+            "gpus_per_node",
+            "tasks_per_node",
+            "timeout_min",
+            "nodes",
+            "cpus_per_task",
+            "mem_gb",
+        ):
+            assert key in cfg.hydra.launcher, key
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", MODELS)
+def test_submitit_local_launcher_runs_a_sweep(tmp_path, model):
+    """The submitit code path (pickled jobs in submitit's own processes), as on SLURM, on this machine."""
+    key, (a, b), _ = SWEEP[model]
+    sweep = tmp_path / "sweep"
+    args = ["-m", "launcher=submitit_local", *tiny(model, "trainer.max_epochs=1", "test=false")]
+    proc = run_cli([*args, f"{key}={a},{b}", f"hydra.sweep.dir={sweep}"])
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    rows = read_csv(sweep / "summary.csv")
+    assert [r[key] for r in rows] == [a, b] and [r["status"] for r in rows] == ["ok", "ok"]
+    assert all((sweep / str(i) / "metrics.json").is_file() for i in (0, 1))
+    assert list((sweep / ".submitit").iterdir())  # submitit's job folders
