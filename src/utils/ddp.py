@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from contextlib import contextmanager
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -40,13 +41,29 @@ def prepare_ddp_relaunch(trainer) -> bool:
     return True
 
 
-def teardown_distributed() -> None:
-    """Destroy this process's default process group (DDP popen: rank 0 runs in the job's own process).
+# set by Lightning's popen launcher in the launching process (rank 0) for the whole process lifetime
+DDP_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
 
-    Lightning leaves it initialised after fit/test; the next job of a multirun in the same process
-    would otherwise talk to the ranks of the previous job, which have exited.
+
+@contextmanager
+def job_scope():
+    """Run one job so that the next job of a multirun in this process starts with a clean DDP state.
+
+    Lightning's popen launcher leaves the process group initialised and `LOCAL_RANK`, `WORLD_SIZE`,
+    `MASTER_PORT`... in `os.environ` of rank 0. The next job would take those for an external launcher
+    (and start no ranks), or talk to the previous job's ranks, which have exited. Afterwards this
+    destroys the process group and restores those variables as they were before the job.
     """
-    import torch.distributed as dist
+    before = {k: os.environ.get(k) for k in DDP_ENV}
+    try:
+        yield
+    finally:
+        import torch.distributed as dist
 
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

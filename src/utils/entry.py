@@ -15,7 +15,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
-from src.utils.ddp import teardown_distributed
+from src.utils.ddp import job_scope
 from src.utils.instantiate import user_error_in
 from src.utils.job_status import JobStatus
 
@@ -37,11 +37,10 @@ def _run_dir(cfg) -> Path | None:
 
 
 def finish_wandb(failed: bool) -> None:
-    """Close this job's W&B run and DDP process group (the next job of a multirun starts clean)."""
+    """Close this job's W&B run (flushes an offline run file; marks a failed job's run as failed)."""
     wandb = sys.modules.get("wandb")
     if wandb is not None and getattr(wandb, "run", None) is not None:
         wandb.finish(exit_code=1 if failed else 0)
-    teardown_distributed()
 
 
 def run_task(fn: Callable, cfg):
@@ -55,7 +54,8 @@ def run_task(fn: Callable, cfg):
     if status:
         status.start()
     try:
-        value = fn(cfg)
+        with job_scope():  # DDP state of this job does not leak into the next job of a multirun
+            value = fn(cfg)
     except KeyboardInterrupt:
         if status:
             status.finish("interrupted", "KeyboardInterrupt")
