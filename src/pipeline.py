@@ -10,6 +10,7 @@ import lightning.pytorch as pl
 from omegaconf import DictConfig, OmegaConf
 
 from src.utils.config_check import validate
+from src.utils.ddp import prepare_ddp_relaunch
 from src.utils.errors import ConfigError
 from src.utils.instantiate import build, build_all
 from src.utils.run_outputs import print_metrics, split_metrics, write_metrics
@@ -57,6 +58,7 @@ def setup_run(cfg: DictConfig):
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for lg in loggers:
         lg.log_hyperparams(plain_config(cfg))
+    prepare_ddp_relaunch(trainer)  # DDP popen inside a multirun: relaunch ranks as this job only
     return datamodule, model, trainer
 
 

@@ -1,35 +1,37 @@
-"""Lightning's CSVLogger, safe across processes: a writer that appends to an existing metrics.csv.
+"""Lightning's CSVLogger, safe when several processes write one run's metrics.csv in turn.
 
-Lightning's writer remembers the header only in memory, so a second process writing the same file
-(DDP spawn running validate/test after fit, or a run resumed with `ckpt_path=last`) rewrites it with a
-partial header and fails. This writer adopts the file's header first.
+Lightning's writer keeps the CSV header in memory only. With DDP's `spawn` start method every stage
+(fit, validate, test) runs in fresh processes holding a copy of the logger from before the stage, so
+the validate stage rewrites metrics.csv with only its own keys and fails on the rows fit wrote
+("dict contains fields not in fieldnames"). This writer merges the header already on disk first.
 """
 
 from __future__ import annotations
 
 import csv
 
-from lightning.fabric.loggers.logger import rank_zero_experiment
-from lightning.pytorch.loggers import CSVLogger as _CSVLogger
+from lightning.fabric.loggers.csv_logs import _ExperimentWriter as FabricWriter
+from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.loggers.logger import rank_zero_experiment
 
 
-class AppendingExperimentWriter(ExperimentWriter):
-    def save(self) -> None:
-        if self.metrics and not self.metrics_keys and self._fs.isfile(self.metrics_file_path):
+class MergingExperimentWriter(ExperimentWriter):
+    def _record_new_keys(self) -> set[str]:
+        if self._fs.isfile(self.metrics_file_path):
             with self._fs.open(self.metrics_file_path, "r", newline="") as file:
-                self.metrics_keys = next(csv.reader(file), [])
-        super().save()
-
-    def _check_log_dir_exists(self) -> None:
-        """Appending to an existing run folder is intended (resume), so no warning."""
+                on_disk = next(csv.reader(file), [])
+            self.metrics_keys.extend(k for k in on_disk if k not in self.metrics_keys)
+        return super()._record_new_keys()
 
 
-class CSVLogger(_CSVLogger):
+class MultiProcessCSVLogger(CSVLogger):
+    """CSVLogger whose experiment writer merges the header already on disk (see the module docstring)."""
+
     @property
     @rank_zero_experiment
-    def experiment(self) -> ExperimentWriter:
+    def experiment(self) -> FabricWriter:
         if self._experiment is None:
             self._fs.makedirs(self.root_dir, exist_ok=True)
-            self._experiment = AppendingExperimentWriter(log_dir=self.log_dir)
+            self._experiment = MergingExperimentWriter(log_dir=self.log_dir)
         return self._experiment
