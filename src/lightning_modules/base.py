@@ -48,10 +48,20 @@ class TaskModule(pl.LightningModule):
         losses = self.compute_losses(batch)
         self.check_finite(losses)
         bs = self.batch_size_of(batch)
-        self.log("train/loss", losses["loss"], prog_bar=True, on_step=True, on_epoch=True, batch_size=bs, sync_dist=True)
+        self.log(
+            "train/loss",
+            losses["loss"],
+            prog_bar=True,
+            on_step=True,
+            on_epoch=True,
+            batch_size=bs,
+            sync_dist=True,
+        )
         terms = {f"train/{k}": v.detach() for k, v in losses.items() if k != "loss"}
         if terms:
-            self.log_dict(terms, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)  # mean over DDP ranks
+            self.log_dict(
+                terms, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True
+            )  # mean over DDP ranks
         return losses["loss"]
 
     def check_finite(self, losses: dict[str, torch.Tensor]) -> None:

@@ -251,7 +251,9 @@ def write_summary(sweep_dir: str | Path) -> dict:
     table_csv = rows(jobs, keys, metric_columns(jobs, monitor, headline_only=False))
     table_md = rows(jobs, keys, metric_columns(jobs, monitor, headline_only=True))
     counts = {s: sum(j.status == s for j in jobs) for s in ("ok", "failed", "running", "interrupted")}
-    note = f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    note = f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}: " + ", ".join(
+        f"{n} {s}" for s, n in counts.items() if n
+    )
     if monitor:
         note += f". Main metric: `{monitor}` (maximised)"
         best = max(
