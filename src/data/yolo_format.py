@@ -123,7 +123,8 @@ class YoloDet:
                     out.append(make_record(img, w, h, boxes, cls, image_id=i))
                 return out
 
-            cache = (labels[0].parent if labels else self.base) / f"{split}.imagelab.cache.json"
+            # as ultralytics' labels/<split>.cache
+            cache = labels[0].parent.with_suffix(".imagelab.cache.json") if labels else self.base / f"{split}.imagelab.cache.json"
             self._records[split] = cached_scan(cache, files + labels, scan, extra=str(len(self.class_names)))
         return self._records[split]
 
