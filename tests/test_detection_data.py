@@ -12,7 +12,14 @@ import torch
 from PIL import Image
 
 from src.data.coco import CocoDet
-from src.data.det_transforms import DetAugmentConfig, DetectionEvalSet, DetectionTrainSet, collate_detection, letterbox, to_original
+from src.data.det_transforms import (
+    DetAugmentConfig,
+    DetectionEvalSet,
+    DetectionTrainSet,
+    collate_detection,
+    letterbox,
+    to_original,
+)
 from src.data.shapes import render_scene
 from src.data.shapes_det import ShapesDet
 from src.data.voc_det import VocDet
@@ -30,9 +37,19 @@ def scenes(n: int = 6) -> list[dict]:
         w, h = SIZES[i % len(SIZES)]
         s = render_scene(100 + i, 64, 3, 1, 3)
         img = np.array(Image.fromarray(s.image).resize((w, h)))
-        boxes = [[round(b[0] * w / 64), round(b[1] * h / 64), round(b[2] * w / 64), round(b[3] * h / 64)] for b in s.boxes]
+        boxes = [
+            [round(b[0] * w / 64), round(b[1] * h / 64), round(b[2] * w / 64), round(b[3] * h / 64)]
+            for b in s.boxes
+        ]
         boxes = [b for b in boxes if b[2] > b[0] and b[3] > b[1]]
-        out.append({"name": f"img{i:03d}", "image": img, "boxes": boxes, "labels": [int(c) for c in s.labels[: len(boxes)]]})
+        out.append(
+            {
+                "name": f"img{i:03d}",
+                "image": img,
+                "boxes": boxes,
+                "labels": [int(c) for c in s.labels[: len(boxes)]],
+            }
+        )
     out[-1]["boxes"], out[-1]["labels"] = [], []  # a background image
     return out
 
@@ -52,7 +69,8 @@ def write_yolo(root: Path, items: list[dict], names=NAMES) -> Path:
             ]
             (root / "labels" / split / f"{it['name']}.txt").write_text("\n".join(lines) + "\n")
     (root / "data.yaml").write_text(
-        "path: .\ntrain: images/train\nval: images/val\nnames:\n" + "".join(f"  {i}: {n}\n" for i, n in enumerate(names))
+        "path: .\ntrain: images/train\nval: images/val\nnames:\n"
+        + "".join(f"  {i}: {n}\n" for i, n in enumerate(names))
     )
     return root
 
@@ -72,9 +90,20 @@ def write_coco(root: Path, items: list[dict], crowd: dict | None = None) -> Path
             for j, (b, c) in enumerate(zip(it["boxes"], it["labels"])):
                 iscrowd = int((crowd or {}).get((i, j), 0))
                 bbox = [b[0], b[1], b[2] - b[0], b[3] - b[1]]
-                anns.append({"id": len(anns) + 1, "image_id": 1000 + i, "category_id": CAT_IDS[c], "bbox": bbox, "area": bbox[2] * bbox[3], "iscrowd": iscrowd})
+                anns.append(
+                    {
+                        "id": len(anns) + 1,
+                        "image_id": 1000 + i,
+                        "category_id": CAT_IDS[c],
+                        "bbox": bbox,
+                        "area": bbox[2] * bbox[3],
+                        "iscrowd": iscrowd,
+                    }
+                )
         cats = [{"id": cid, "name": n} for cid, n in zip(CAT_IDS, NAMES)][::-1]  # unsorted too
-        (root / "annotations" / f"instances_{split}.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
+        (root / "annotations" / f"instances_{split}.json").write_text(
+            json.dumps({"images": images, "annotations": anns, "categories": cats})
+        )
     return root
 
 
@@ -149,7 +178,14 @@ def test_voc_difficult_and_coco_crowd_are_ignored_alike(tmp_path):
     assert a == pytest.approx(b, abs=1e-4)
     assert voc.records("val")[0]["iscrowd"][0] == 1
     assert voc.dataset("train").records[0]["iscrowd"][0] == 0  # trained on as an ordinary object
-    assert len(VocDet(str(tmp_path / "voc"), classes=NAMES, train_difficult=False).dataset("train").records[0]["boxes"]) == len(items[0]["boxes"]) - 1
+    assert (
+        len(
+            VocDet(str(tmp_path / "voc"), classes=NAMES, train_difficult=False)
+            .dataset("train")
+            .records[0]["boxes"]
+        )
+        == len(items[0]["boxes"]) - 1
+    )
 
 
 def test_yolo_reader_boxes_names_background_and_cache(tmp_path, monkeypatch):
@@ -230,7 +266,9 @@ def test_voc_one_based_boxes_and_errors(tmp_path):
     items = scenes(3)
     root = write_voc(tmp_path / "v", items)
     reader = VocDet(str(root), classes=NAMES)
-    np.testing.assert_allclose(reader.records("val")[0]["boxes"], items[0]["boxes"])  # xmin−1, ymin−1, xmax, ymax
+    np.testing.assert_allclose(
+        reader.records("val")[0]["boxes"], items[0]["boxes"]
+    )  # xmin−1, ymin−1, xmax, ymax
     assert len(VocDet(str(root)).class_names) == 20
     base = root / "VOCdevkit" / "VOC2007"
     with pytest.raises(DataError, match="is not among data.classes"):
@@ -252,7 +290,10 @@ def test_voc_one_based_boxes_and_errors(tmp_path):
 
 def test_shapes_det_deterministic_with_empty_images():
     reader = ShapesDet(num_train=40, num_val=8, num_test=8, empty_prob=0.3, seed=3)
-    a, b = reader.dataset("train"), ShapesDet(num_train=40, num_val=8, num_test=8, empty_prob=0.3, seed=3).dataset("train")
+    a, b = (
+        reader.dataset("train"),
+        ShapesDet(num_train=40, num_val=8, num_test=8, empty_prob=0.3, seed=3).dataset("train"),
+    )
     assert torch.equal(a.images, b.images)
     counts = [len(x) for x in a.labels]
     assert 0 in counts and max(counts) >= 2
@@ -264,10 +305,14 @@ def test_letterbox_maps_back_and_train_pipeline_keeps_boxes_valid():
     from torchvision import tv_tensors
 
     image = tv_tensors.Image(torch.zeros(3, 40, 80, dtype=torch.uint8))
-    boxes = tv_tensors.BoundingBoxes(torch.tensor([[10.0, 5.0, 30.0, 35.0]]), format="XYXY", canvas_size=(40, 80))
+    boxes = tv_tensors.BoundingBoxes(
+        torch.tensor([[10.0, 5.0, 30.0, 35.0]]), format="XYXY", canvas_size=(40, 80)
+    )
     out, target, (sx, sy) = letterbox(image, {"boxes": boxes}, (64, 64))
     assert out.shape[-2:] == (64, 64) and sx == sy == 0.8
-    back = to_original(target["boxes"].as_subclass(torch.Tensor), torch.tensor([sx, sy, sx, sy]), torch.tensor([40, 80]))
+    back = to_original(
+        target["boxes"].as_subclass(torch.Tensor), torch.tensor([sx, sy, sx, sy]), torch.tensor([40, 80])
+    )
     torch.testing.assert_close(back, boxes.as_subclass(torch.Tensor))
     torch.manual_seed(0)
     cfg = DetAugmentConfig(mosaic=1.0, mixup=0.5, degrees=5)
@@ -280,3 +325,30 @@ def test_letterbox_maps_back_and_train_pipeline_keeps_boxes_valid():
         assert (b >= 0).all() and (b <= 64).all()
     with pytest.raises(ConfigError, match="augment.mosaic"):
         DetAugmentConfig(mosaic=1.5)
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "coco", "voc_det"])
+def test_fast_dev_run_on_file_formats(tmp_path, fmt):
+    from tests.conftest import make_cfg, run_train
+
+    items = scenes(4)
+    writers = {"yolo": write_yolo, "coco": write_coco, "voc_det": write_voc}
+    root = writers[fmt](tmp_path / "ds", items)
+    extra = {
+        "yolo": ["data.num_classes=3"],
+        "coco": ["data.num_classes=3"],
+        "voc_det": ["data.num_classes=3", "data.reader.classes=[circle,square,triangle]"],
+    }
+    overrides = [
+        "model=yolo",
+        f"data={fmt}",
+        f"data.root={root}",
+        "data.image_size=64",
+        "data.batch_size=2",
+        "data.num_workers=0",
+        *extra[fmt],
+        "debug=fdr",
+    ]
+    cfg = make_cfg(tmp_path / "run", overrides)
+    run_train(cfg)
+    assert "val/map50" in json.loads((tmp_path / "run" / "metrics.json").read_text())

@@ -26,7 +26,13 @@ def test_encode_v1_hand_made_box():
     torch.testing.assert_close(t[1, 1], torch.tensor([0.0, 0.5, 0.5, math.sqrt(0.5), 1.0, 0.0, 1.0, 0.0]))
     assert t[..., 4].sum() == 1  # only the cell holding the centre is responsible
     # two centres in one cell: the larger box is kept
-    two = encode_v1(torch.tensor([[18.0, 18.0, 22.0, 22.0], [4.0, 4.0, 36.0, 36.0]]), torch.tensor([0, 2]), (4, 4), (64, 64), 3)
+    two = encode_v1(
+        torch.tensor([[18.0, 18.0, 22.0, 22.0], [4.0, 4.0, 36.0, 36.0]]),
+        torch.tensor([0, 2]),
+        (4, 4),
+        (64, 64),
+        3,
+    )
     assert two[..., 4].sum() == 1 and two[1, 1, 7] == 1 and two[1, 1, 2] == pytest.approx(math.sqrt(0.5))
 
 
@@ -104,19 +110,24 @@ ANCHORS = torch.tensor([[10.0, 10.0], [20.0, 40.0], [40.0, 20.0]])
 
 
 def test_assign_anchors_by_iou_threshold_and_best_anchor():
-    box = torch.tensor([[10.0, 16.0, 30.0, 56.0]])  # 20×40 centred at (20, 36): cell (row 4, col 2) at stride 8
-    a, r, c, b = assign_anchors(box, torch.tensor([0]), ANCHORS, (8, 8), 8, assign_iou=0.3)
+    box = torch.tensor(
+        [[10.0, 16.0, 30.0, 56.0]]
+    )  # 20×40 centred at (20, 36): cell (row 4, col 2) at stride 8
+    a, r, c, b = assign_anchors(box, ANCHORS, (8, 8), 8, assign_iou=0.3)
     assert sorted(a.tolist()) == [1, 2]  # IoU 1.0 and 1/3; the 10×10 anchor (IoU 0.125) is not used
     assert set(r.tolist()) == {4} and set(c.tolist()) == {2} and set(b.tolist()) == {0}
-    a, *_ = assign_anchors(box, torch.tensor([0]), ANCHORS, (8, 8), 8, assign_iou=0.5)
+    a, *_ = assign_anchors(box, ANCHORS, (8, 8), 8, assign_iou=0.5)
     assert a.tolist() == [1]
     tiny = torch.tensor([[0.0, 0.0, 2.0, 2.0]])  # matches no anchor above threshold: still its best
-    a, *_ = assign_anchors(tiny, torch.tensor([0]), ANCHORS, (8, 8), 8, assign_iou=0.9)
+    a, *_ = assign_anchors(tiny, ANCHORS, (8, 8), 8, assign_iou=0.9)
     assert a.tolist() == [0]
     # two boxes, same cell and anchor: the better-fitting box keeps the slot
     two = torch.tensor([[12.0, 18.0, 28.0, 54.0], [10.0, 16.0, 30.0, 56.0]])
-    a, r, c, b = assign_anchors(two, torch.tensor([0, 1]), ANCHORS, (8, 8), 8, assign_iou=0.99)
+    a, r, c, b = assign_anchors(two, ANCHORS, (8, 8), 8, assign_iou=0.99)
     assert a.tolist() == [1] and b.tolist() == [1]
+    # the same two boxes in two images of a batch: both keep their slot
+    a, r, c, b = assign_anchors(two, ANCHORS, (8, 8), 8, assign_iou=0.99, image_index=torch.tensor([0, 1]))
+    assert sorted(b.tolist()) == [0, 1]
 
 
 def test_kmeans_anchors_find_the_clusters():
@@ -143,7 +154,9 @@ def test_anchor_loss_zero_box_loss_when_prediction_is_the_box():
     torch.testing.assert_close(boxes[0, 1, 4, 2], torch.tensor([10.0, 16.0, 30.0, 56.0]))
     b, s = decode_anchor(out.detach(), ANCHORS, 8)
     assert b.shape == (1, 192, 4) and s.shape == (1, 192, 2) and torch.allclose(s, torch.tensor(0.25))
-    assert float(paired_iou(torch.tensor([0.0, 0, 2, 2]), torch.tensor([1.0, 1, 3, 3]))) == pytest.approx(1 / 7)
+    assert float(paired_iou(torch.tensor([0.0, 0, 2, 2]), torch.tensor([1.0, 1, 3, 3]))) == pytest.approx(
+        1 / 7
+    )
 
 
 # ---- through the pipeline ----------------------------------------------------------------------------
@@ -162,18 +175,30 @@ def test_fast_dev_run(tmp_path, model):
     cfg = make_cfg(tmp_path, [f"model={model}", *TINY, "debug=fdr"])
     run_train(cfg)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert {"val/map", "val/map50", "val/map75", "val/precision", "val/recall", "val/ap_circle"} <= set(metrics)
+    assert {"val/map", "val/map50", "val/map75", "val/precision", "val/recall", "val/ap_circle"} <= set(
+        metrics
+    )
 
 
+@pytest.mark.slow
 def test_custom_map_iou_thresholds_and_predict(tmp_path):
     cfg = make_cfg(
         tmp_path,
-        ["model=yolo", *TINY, "debug=limit", "trainer.max_epochs=1", "model.map_iou_thresholds=[0.5]", "model.plot_every_n_epochs=1"],
+        [
+            "model=yolo",
+            *TINY,
+            "debug=limit",
+            "trainer.max_epochs=1",
+            "model.map_iou_thresholds=[0.5]",
+            "model.plot_every_n_epochs=1",
+        ],
     )
     run_train(cfg)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert "val/map75" not in metrics and metrics["val/map"] == pytest.approx(metrics["val/map50"])
-    assert (tmp_path / "plots" / "val_predictions.png").is_file() and (tmp_path / "plots" / "val_pr_curve.png").is_file()
+    assert (tmp_path / "plots" / "val_predictions.png").is_file() and (
+        tmp_path / "plots" / "val_pr_curve.png"
+    ).is_file()
     # predict.py on a folder of images of another size: boxes come back in original pixels
     src = tmp_path / "src"
     src.mkdir()
@@ -184,7 +209,17 @@ def test_custom_map_iou_thresholds_and_predict(tmp_path):
     from src.predict import predict
 
     out = tmp_path / "pred"
-    pcfg = make_cfg(out, ["model=yolo", *TINY, f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}", f"+source={src}", "model.score_threshold=0.0"], "predict")
+    pcfg = make_cfg(
+        out,
+        [
+            "model=yolo",
+            *TINY,
+            f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}",
+            f"+source={src}",
+            "model.score_threshold=0.0",
+        ],
+        "predict",
+    )
     HydraConfig.instance().set_config(pcfg)
     summary = predict(pcfg)
     assert summary["images"] == 2 and (out / "predictions" / "0.png").is_file()

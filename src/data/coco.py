@@ -42,7 +42,9 @@ class CocoDet:
             by_name = {c["name"]: c for c in cats}
             missing = [n for n in classes if n not in by_name]
             if missing:
-                raise ConfigError("classes", f"not categories of {train_annotations}: {missing}; it has {list(by_name)}")
+                raise ConfigError(
+                    "classes", f"not categories of {train_annotations}: {missing}; it has {list(by_name)}"
+                )
             cats = [by_name[n] for n in classes]
         self.class_names = [str(c["name"]) for c in cats]
         self.category_ids = [int(c["id"]) for c in cats]
@@ -83,13 +85,18 @@ class CocoDet:
             per_image: dict[int, list[dict]] = {i: [] for i in images}
             for n, ann in enumerate(data["annotations"]):
                 if int(ann["image_id"]) not in images:
-                    raise DataError(ann_rel, f"annotation #{n} (id {ann.get('id')}) names unknown image_id {ann['image_id']}")
+                    raise DataError(
+                        ann_rel,
+                        f"annotation #{n} (id {ann.get('id')}) names unknown image_id {ann['image_id']}",
+                    )
                 per_image[int(ann["image_id"])].append(ann)
             out = []
             for image_id, im in images.items():
                 file = images_dir / im["file_name"]
                 if not file.is_file():
-                    raise DataError(ann_rel, f"image {im['file_name']!r} (id {image_id}) not found in {images_dir}")
+                    raise DataError(
+                        ann_rel, f"image {im['file_name']!r} (id {image_id}) not found in {images_dir}"
+                    )
                 w, h = image_size_of(file)
                 boxes, labels, crowd = [], [], []
                 for ann in per_image[image_id]:
@@ -97,7 +104,9 @@ class CocoDet:
                     if cid not in self.cat_to_label:
                         if any(int(c["id"]) == cid for c in data["categories"]):
                             continue  # a category left out by `classes`
-                        raise DataError(ann_rel, f"annotation id {ann.get('id')} has unknown category_id {cid}")
+                        raise DataError(
+                            ann_rel, f"annotation id {ann.get('id')} has unknown category_id {cid}"
+                        )
                     x, y, bw, bh = (float(v) for v in ann["bbox"])
                     where = f"{ann_rel} (annotation id {ann.get('id')}, image {im['file_name']})"
                     boxes.append(check_box([x, y, x + bw, y + bh], w, h, Path(where)))

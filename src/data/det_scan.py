@@ -37,17 +37,23 @@ def image_size_of(path: Path) -> tuple[int, int]:
         raise DataError(path, f"unreadable or corrupt image ({err})") from None
 
 
-def check_box(box, width: int, height: int, where: Path, line: int | None = None, tol: float = 1.0) -> list[float]:
+def check_box(
+    box, width: int, height: int, where: Path, line: int | None = None, tol: float = 1.0
+) -> list[float]:
     """Refuse a box with non-positive size or reaching beyond the image by more than `tol` pixels.
 
     Returns the box clipped to the image (rounding of exported labels often overshoots by a pixel).
     """
     x1, y1, x2, y2 = (float(v) for v in box)
     if not (x2 > x1 and y2 > y1):
-        raise DataError(where, f"box {[round(v, 2) for v in (x1, y1, x2, y2)]} has non-positive width or height", line)
+        raise DataError(
+            where, f"box {[round(v, 2) for v in (x1, y1, x2, y2)]} has non-positive width or height", line
+        )
     if x1 < -tol or y1 < -tol or x2 > width + tol or y2 > height + tol:
         raise DataError(
-            where, f"box {[round(v, 2) for v in (x1, y1, x2, y2)]} lies outside the {width}×{height} image", line
+            where,
+            f"box {[round(v, 2) for v in (x1, y1, x2, y2)]} lies outside the {width}×{height} image",
+            line,
         )
     return [max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2)]
 
@@ -86,7 +92,9 @@ def cache_path_for(preferred: Path) -> Path:
     return fallback / f"{digest}_{preferred.name}"
 
 
-def cached_scan(cache_file: Path, files: list[Path], scan: Callable[[], list[dict]], extra: str = "") -> list[dict]:
+def cached_scan(
+    cache_file: Path, files: list[Path], scan: Callable[[], list[dict]], extra: str = ""
+) -> list[dict]:
     """Records from `cache_file` if its fingerprint of `files` still matches, else `scan()` (then cached)."""
     cache_file = cache_path_for(cache_file)
     key = fingerprint(files, extra)

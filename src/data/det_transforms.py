@@ -39,7 +39,9 @@ class DetAugmentConfig(AugmentConfig):
     def __post_init__(self):
         super().__post_init__()
         for key in ("mosaic", "mixup"):
-            check(0 <= getattr(self, key) <= 1, f"augment.{key}", "a probability in [0, 1]", getattr(self, key))
+            check(
+                0 <= getattr(self, key) <= 1, f"augment.{key}", "a probability in [0, 1]", getattr(self, key)
+            )
         if self.affine_scale is not None:
             check(
                 len(self.affine_scale) == 2 and 0 < self.affine_scale[0] <= self.affine_scale[1],
@@ -83,13 +85,25 @@ def drop_crowd(target: dict) -> dict:
 class DetectionTrainSet(Dataset):
     """Augmented training samples (image float C×H×W, {"boxes", "labels"}) of a detection dataset."""
 
-    def __init__(self, dataset, cfg: DetAugmentConfig, image_size, resize: str = "letterbox", mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    def __init__(
+        self,
+        dataset,
+        cfg: DetAugmentConfig,
+        image_size,
+        resize: str = "letterbox",
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+    ):
         self.dataset, self.cfg, self.size, self.resize = dataset, cfg, size_pair(image_size), resize
         self.mosaic, self.mixup = (cfg.mosaic, cfg.mixup) if cfg.enabled else (0.0, 0.0)
         geo: list = []
         if cfg.enabled:
             if cfg.scale is not None:
-                geo.append(v2.RandomResizedCrop(self.size, scale=tuple(cfg.scale), ratio=tuple(cfg.ratio), antialias=True))
+                geo.append(
+                    v2.RandomResizedCrop(
+                        self.size, scale=tuple(cfg.scale), ratio=tuple(cfg.ratio), antialias=True
+                    )
+                )
             if cfg.affine_scale or cfg.translate or cfg.degrees:
                 geo.append(
                     v2.RandomAffine(
@@ -113,7 +127,9 @@ class DetectionTrainSet(Dataset):
         if cfg.enabled and cfg.blur:
             colour.append(v2.RandomApply([v2.GaussianBlur(3)], p=cfg.blur))
         min_size = max(cfg.min_box_size, 1e-3)
-        self.finish = v2.Compose([*colour, v2.SanitizeBoundingBoxes(min_size=min_size, min_area=min_size), *to_float(mean, std)])
+        self.finish = v2.Compose(
+            [*colour, v2.SanitizeBoundingBoxes(min_size=min_size, min_area=min_size), *to_float(mean, std)]
+        )
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -161,8 +177,12 @@ class DetectionTrainSet(Dataset):
         if self.mixup and float(torch.rand(1)) < self.mixup:
             other, other_t = self.sample(int(torch.randint(len(self.dataset), (1,))))
             lam = float(torch.distributions.Beta(32.0, 32.0).sample())
-            image = tv_tensors.wrap((image.float() * lam + other.float() * (1 - lam)).round().to(torch.uint8), like=image)
-            boxes = torch.cat([target["boxes"].as_subclass(torch.Tensor), other_t["boxes"].as_subclass(torch.Tensor)])
+            image = tv_tensors.wrap(
+                (image.float() * lam + other.float() * (1 - lam)).round().to(torch.uint8), like=image
+            )
+            boxes = torch.cat(
+                [target["boxes"].as_subclass(torch.Tensor), other_t["boxes"].as_subclass(torch.Tensor)]
+            )
             target = {
                 "boxes": tv_tensors.wrap(boxes, like=target["boxes"]),
                 "labels": torch.cat([target["labels"], other_t["labels"]]),
@@ -210,4 +230,6 @@ def to_original(boxes: torch.Tensor, scale: torch.Tensor, orig_size: torch.Tenso
     """Boxes in letterboxed pixels → original image pixels (clipped to the image)."""
     out = boxes / scale.to(boxes)
     h, w = int(orig_size[0]), int(orig_size[1])
-    return torch.stack([out[:, 0].clamp(0, w), out[:, 1].clamp(0, h), out[:, 2].clamp(0, w), out[:, 3].clamp(0, h)], 1)
+    return torch.stack(
+        [out[:, 0].clamp(0, w), out[:, 1].clamp(0, h), out[:, 2].clamp(0, w), out[:, 3].clamp(0, h)], 1
+    )

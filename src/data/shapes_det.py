@@ -59,14 +59,34 @@ class ShapesDet:
     ):
         for key, value in (("num_train", num_train), ("num_val", num_val), ("num_test", num_test)):
             check(isinstance(value, int) and value >= 1, key, "an integer >= 1", value)
-        check(isinstance(image_size, int) and 16 <= image_size <= 1024, "image_size", "an integer in [16, 1024]", image_size)
+        check(
+            isinstance(image_size, int) and 16 <= image_size <= 1024,
+            "image_size",
+            "an integer in [16, 1024]",
+            image_size,
+        )
         check(1 <= num_shapes <= len(SHAPES), "num_shapes", f"an integer in [1, {len(SHAPES)}]", num_shapes)
-        check(0 <= min_objects <= max_objects, "max_objects", f"an integer >= min_objects ({min_objects})", max_objects)
-        check(len(radius) == 2 and 0 < radius[0] <= radius[1] <= 0.5, "radius", "[min, max] fractions in (0, 0.5]", radius)
+        check(
+            0 <= min_objects <= max_objects,
+            "max_objects",
+            f"an integer >= min_objects ({min_objects})",
+            max_objects,
+        )
+        check(
+            len(radius) == 2 and 0 < radius[0] <= radius[1] <= 0.5,
+            "radius",
+            "[min, max] fractions in (0, 0.5]",
+            radius,
+        )
         check(0 <= empty_prob <= 1, "empty_prob", "a probability in [0, 1]", empty_prob)
         self.sizes = {"train": num_train, "val": num_val, "test": num_test}
         self.image_size, self.num_shapes, self.seed = image_size, num_shapes, seed
-        self.min_objects, self.max_objects, self.radius, self.empty_prob = min_objects, max_objects, tuple(radius), empty_prob
+        self.min_objects, self.max_objects, self.radius, self.empty_prob = (
+            min_objects,
+            max_objects,
+            tuple(radius),
+            empty_prob,
+        )
         self.class_names = list(SHAPES[:num_shapes])
         self.category_ids = list(range(num_shapes))
         self.splits = ("train", "val", "test")

@@ -27,7 +27,9 @@ def find_year_dir(root: Path, year: str) -> Path:
     raise DataError(root, f"no VOC{year} folder with Annotations/ under it (expected VOCdevkit/VOC{year})")
 
 
-def parse_annotation(path: Path, class_index: dict[str, int], width: int, height: int) -> tuple[list, list, list]:
+def parse_annotation(
+    path: Path, class_index: dict[str, int], width: int, height: int
+) -> tuple[list, list, list]:
     try:
         tree = ET.parse(path)
     except ET.ParseError as err:
@@ -37,7 +39,9 @@ def parse_annotation(path: Path, class_index: dict[str, int], width: int, height
         name = (obj.findtext("name") or "").strip()
         line = getattr(obj, "sourceline", None)
         if name not in class_index:
-            raise DataError(path, f"object class {name!r} is not among data.classes {list(class_index)}", line)
+            raise DataError(
+                path, f"object class {name!r} is not among data.classes {list(class_index)}", line
+            )
         bb = obj.find("bndbox")
         try:
             xmin, ymin, xmax, ymax = (float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
@@ -83,7 +87,11 @@ class VocDet:
         list_file = self.dir / "ImageSets" / "Main" / f"{self.split_files[split]}.txt"
         if not list_file.is_file():
             raise DataError(list_file, f"image list of split {split!r} not found")
-        ids = [(n, line.split()[0]) for n, line in enumerate(list_file.read_text().splitlines(), start=1) if line.strip()]
+        ids = [
+            (n, line.split()[0])
+            for n, line in enumerate(list_file.read_text().splitlines(), start=1)
+            if line.strip()
+        ]
         images_dir = self.dir / "JPEGImages"
         if not images_dir.is_dir():
             raise DataError(images_dir, "images folder not found")
@@ -107,7 +115,9 @@ class VocDet:
 
         cache = self.dir / f"{self.split_files[split]}.imagelab.cache.json"
         jpgs = [images_dir / f"{i}.jpg" for _, i in ids]
-        self._records[split] = cached_scan(cache, [list_file, *anns, *jpgs], scan, extra=",".join(self.class_names))
+        self._records[split] = cached_scan(
+            cache, [list_file, *anns, *jpgs], scan, extra=",".join(self.class_names)
+        )
         return self._records[split]
 
     def dataset(self, split: str) -> RecordDataset:

@@ -13,7 +13,16 @@ from pathlib import Path
 
 import yaml
 
-from src.data.det_scan import IMAGE_SUFFIXES, RecordDataset, cached_scan, check_box, check_class, image_size_of, list_images, make_record
+from src.data.det_scan import (
+    IMAGE_SUFFIXES,
+    RecordDataset,
+    cached_scan,
+    check_box,
+    check_class,
+    image_size_of,
+    list_images,
+    make_record,
+)
 from src.utils.errors import ConfigError, DataError
 
 
@@ -65,7 +74,9 @@ class YoloDet:
         root_path = Path(root).expanduser()
         self.yaml_path = root_path if root_path.suffix in (".yaml", ".yml") else root_path / yaml_name
         if not self.yaml_path.is_file():
-            raise DataError(self.yaml_path, "dataset yaml not found (data.root must hold data.yaml: path/train/val/names)")
+            raise DataError(
+                self.yaml_path, "dataset yaml not found (data.root must hold data.yaml: path/train/val/names)"
+            )
         try:
             spec = yaml.safe_load(self.yaml_path.read_text()) or {}
         except yaml.YAMLError as err:
@@ -110,7 +121,9 @@ class YoloDet:
 
     def records(self, split: str) -> list[dict]:
         if split not in self.split_specs:
-            raise ConfigError("split", f"{self.yaml_path} has no {split!r} split (has {list(self.split_specs)})")
+            raise ConfigError(
+                "split", f"{self.yaml_path} has no {split!r} split (has {list(self.split_specs)})"
+            )
         if split not in self._records:
             files = self.image_files(split)
             labels = [label_path_for(f) for f in files]
@@ -124,7 +137,11 @@ class YoloDet:
                 return out
 
             # as ultralytics' labels/<split>.cache
-            cache = labels[0].parent.with_suffix(".imagelab.cache.json") if labels else self.base / f"{split}.imagelab.cache.json"
+            cache = (
+                labels[0].parent.with_suffix(".imagelab.cache.json")
+                if labels
+                else self.base / f"{split}.imagelab.cache.json"
+            )
             self._records[split] = cached_scan(cache, files + labels, scan, extra=str(len(self.class_names)))
         return self._records[split]
 

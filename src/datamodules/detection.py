@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import torch
 
-from src.data.det_transforms import RESIZE_MODES, DetAugmentConfig, DetectionEvalSet, DetectionTrainSet, collate_detection
+from src.data.det_transforms import (
+    RESIZE_MODES,
+    DetAugmentConfig,
+    DetectionEvalSet,
+    DetectionTrainSet,
+    collate_detection,
+)
 from src.data.transforms import IMAGENET_MEAN, IMAGENET_STD, augment_config, size_pair
 from src.datamodules.base import BaseDataModule
 from src.utils.errors import ConfigError, check, check_choice
@@ -33,7 +39,9 @@ class DetectionDataModule(BaseDataModule):
         root: str | None = None,
     ):
         super().__init__(batch_size, num_workers, pin_memory)
-        check(isinstance(num_classes, int) and num_classes >= 1, "num_classes", "an integer >= 1", num_classes)
+        check(
+            isinstance(num_classes, int) and num_classes >= 1, "num_classes", "an integer >= 1", num_classes
+        )
         check_choice(resize, "resize", RESIZE_MODES)
         size = size_pair(image_size)
         check(min(size) >= 16, "image_size", "at least 16 pixels", image_size)
@@ -43,25 +51,35 @@ class DetectionDataModule(BaseDataModule):
         self.root = root  # informational: readers take their own root
         names = getattr(reader, "class_names", None)
         if names is not None and len(names) != num_classes:
-            raise ConfigError("num_classes", f"is {num_classes} but the dataset has {len(names)} classes: {names}")
+            raise ConfigError(
+                "num_classes", f"is {num_classes} but the dataset has {len(names)} classes: {names}"
+            )
         self.class_names = list(names) if names else [f"class_{i}" for i in range(num_classes)]
         self.category_ids = list(getattr(reader, "category_ids", range(num_classes)))
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None and stage in (None, "fit"):
-            self.train_set = DetectionTrainSet(self.reader.dataset("train"), self.augment, self.image_size, self.resize, self.mean, self.std)
+            self.train_set = DetectionTrainSet(
+                self.reader.dataset("train"), self.augment, self.image_size, self.resize, self.mean, self.std
+            )
         if self.val_set is None and stage in (None, "fit", "validate", "test"):
-            self.val_set = DetectionEvalSet(self.reader.dataset("val"), self.image_size, self.resize, self.mean, self.std)
+            self.val_set = DetectionEvalSet(
+                self.reader.dataset("val"), self.image_size, self.resize, self.mean, self.std
+            )
         if self.test_set is None and stage in (None, "test"):
             split = "test" if "test" in getattr(self.reader, "splits", ("train", "val", "test")) else "val"
-            self.test_set = DetectionEvalSet(self.reader.dataset(split), self.image_size, self.resize, self.mean, self.std)
+            self.test_set = DetectionEvalSet(
+                self.reader.dataset(split), self.image_size, self.resize, self.mean, self.std
+            )
 
     def collate(self, batch):
         return collate_detection(batch)
 
     def train_box_sizes(self) -> torch.Tensor:
         """(w, h) of the training boxes in network-input pixels (after letterbox/resize): for anchors."""
-        rows = self.reader.dataset("train").box_sizes() if self.train_set is None else self.train_set.box_sizes()
+        rows = (
+            self.reader.dataset("train").box_sizes() if self.train_set is None else self.train_set.box_sizes()
+        )
         if not len(rows):
             return torch.zeros(0, 2)
         h, w = self.image_size

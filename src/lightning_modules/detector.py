@@ -27,7 +27,9 @@ from src.models.yolo_anchors import kmeans_anchors, mean_best_iou
 from src.utils.errors import ConfigError, check, check_choice
 
 log = logging.getLogger("imagelab")
-logging.getLogger("faster_coco_eval").setLevel(logging.WARNING)  # its per-evaluation summary table is noise here
+logging.getLogger("faster_coco_eval").setLevel(
+    logging.WARNING
+)  # its per-evaluation summary table is noise here
 HEADS = ("anchor", "v1")
 COCO_IOUS = [round(0.5 + 0.05 * i, 2) for i in range(10)]
 
@@ -61,6 +63,7 @@ class Detector(TaskModule):
         map_iou_thresholds: list[float] | None = None,
         ema_decay: float = 0.0,
         ema_tau: float = 200.0,
+        cpu_threads: int | None = 1,
         optim: dict | None = None,
         plot_every_n_epochs: int = 5,
         num_plot_images: int = 8,
@@ -68,40 +71,70 @@ class Detector(TaskModule):
     ):
         super().__init__(optim, plot_every_n_epochs, num_plot_images, monitor)
         self.save_hyperparameters(logger=False)
-        check(isinstance(num_classes, int) and num_classes >= 1, "num_classes", "an integer >= 1", num_classes)
+        check(
+            isinstance(num_classes, int) and num_classes >= 1, "num_classes", "an integer >= 1", num_classes
+        )
         check_choice(head, "head", HEADS)
         for key, value in (("nms_iou", nms_iou), ("assign_iou", assign_iou)):
             check(0 < value <= 1, key, "an IoU in (0, 1]", value)
-        for key, value in (("score_threshold", score_threshold), ("eval_score_threshold", eval_score_threshold)):
+        for key, value in (
+            ("score_threshold", score_threshold),
+            ("eval_score_threshold", eval_score_threshold),
+        ):
             check(0 <= value < 1, key, "a score in [0, 1)", value)
         check(isinstance(max_det, int) and max_det >= 1, "max_det", "an integer >= 1", max_det)
         check(0 <= ema_decay < 1, "ema_decay", "a value in [0, 1) (0 = off)", ema_decay)
         self.num_classes, self.head = num_classes, head
-        self.image_size = (image_size, image_size) if isinstance(image_size, int) else tuple(int(v) for v in image_size)
+        self.image_size = (
+            (image_size, image_size) if isinstance(image_size, int) else tuple(int(v) for v in image_size)
+        )
         self.score_threshold, self.eval_score_threshold = score_threshold, eval_score_threshold
         self.nms_iou, self.max_det = nms_iou, max_det
         self.iou_thresholds = self.parse_ious(map_iou_thresholds)
         if head == "v1":
             check(isinstance(grid_size, int) and grid_size >= 1, "grid_size", "an integer >= 1", grid_size)
-            check(isinstance(boxes_per_cell, int) and boxes_per_cell >= 1, "boxes_per_cell", "an integer >= 1", boxes_per_cell)
+            check(
+                isinstance(boxes_per_cell, int) and boxes_per_cell >= 1,
+                "boxes_per_cell",
+                "an integer >= 1",
+                boxes_per_cell,
+            )
             self.net = YoloV1Net(num_classes, grid_size, boxes_per_cell, backbone, neck_channels)
             self.criterion = YoloV1Loss(num_classes, grid_size, boxes_per_cell, lambda_coord, lambda_noobj)
         else:
             if anchors != "auto":
                 check(
-                    isinstance(anchors, list) and anchors and all(len(a) == 2 and min(a) > 0 for a in anchors),
+                    isinstance(anchors, list)
+                    and anchors
+                    and all(len(a) == 2 and min(a) > 0 for a in anchors),
                     "anchors",
                     "'auto' (k-means on the training boxes) or a list of [w, h] in input pixels",
                     anchors,
                 )
                 num_anchors = len(anchors)
-            check(isinstance(num_anchors, int) and num_anchors >= 1, "num_anchors", "an integer >= 1", num_anchors)
+            check(
+                isinstance(num_anchors, int) and num_anchors >= 1,
+                "num_anchors",
+                "an integer >= 1",
+                num_anchors,
+            )
             self.net = AnchorNet(num_classes, num_anchors, backbone, neck_channels)
             self.criterion = AnchorLoss(num_classes, assign_iou, box_loss, lambda_box, lambda_obj, lambda_cls)
-            init = torch.tensor(anchors, dtype=torch.float32) if anchors != "auto" else self.default_anchors(num_anchors)
+            init = (
+                torch.tensor(anchors, dtype=torch.float32)
+                if anchors != "auto"
+                else self.default_anchors(num_anchors)
+            )
             self.register_buffer("anchors", init)
             self.auto_anchors = anchors == "auto"
         self.ema_decay, self.ema_tau = ema_decay, ema_tau
+        check(
+            cpu_threads is None or (isinstance(cpu_threads, int) and cpu_threads >= 1),
+            "cpu_threads",
+            "an integer >= 1 or null",
+            cpu_threads,
+        )
+        self.cpu_threads = cpu_threads
         self.ema = copy.deepcopy(self.net).requires_grad_(False) if ema_decay > 0 else None
         self.val_map, self.test_map = self.make_map(), self.make_map()
         self.val_pr, self.test_pr = PrecisionRecall(score_threshold), PrecisionRecall(score_threshold)
@@ -113,7 +146,12 @@ class Detector(TaskModule):
         if values is None:
             return list(COCO_IOUS)
         values = [values] if isinstance(values, int | float) else list(values)
-        check(values and all(0 < float(v) <= 1 for v in values), "map_iou_thresholds", "IoUs in (0, 1] or null (COCO 0.5:0.95)", values)
+        check(
+            values and all(0 < float(v) <= 1 for v in values),
+            "map_iou_thresholds",
+            "IoUs in (0, 1] or null (COCO 0.5:0.95)",
+            values,
+        )
         return sorted(round(float(v), 4) for v in values)
 
     def make_map(self) -> MeanAveragePrecision:
@@ -133,7 +171,11 @@ class Detector(TaskModule):
         return torch.stack([sizes, sizes], 1)
 
     def setup(self, stage: str) -> None:
-        """k-means anchors from the training boxes (anchor head, `anchors: auto`), once per fit."""
+        """CPU threads; k-means anchors from the training boxes (anchor head, `anchors: auto`) per fit."""
+        if self.cpu_threads and self.trainer.strategy.root_device.type == "cpu":
+            torch.set_num_threads(
+                self.cpu_threads
+            )  # small convs: extra threads mostly spin against the loader
         if stage != "fit" or self.head != "anchor" or not self.auto_anchors:
             return
         dm = self.trainer.datamodule
@@ -143,7 +185,11 @@ class Detector(TaskModule):
             return
         anchors = kmeans_anchors(wh, len(self.anchors), seed=0)
         self.anchors.copy_(anchors)
-        log.info("k-means anchors (w, h px): %s; mean best IoU %.3f", [[round(v, 1) for v in a] for a in anchors.tolist()], mean_best_iou(wh, anchors))
+        log.info(
+            "k-means anchors (w, h px): %s; mean best IoU %.3f",
+            [[round(v, 1) for v in a] for a in anchors.tolist()],
+            mean_best_iou(wh, anchors),
+        )
 
     # ---- forward, losses, decoding ---------------------------------------------------------------------
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -181,15 +227,29 @@ class Detector(TaskModule):
     def _eval_step(self, batch, batch_idx: int, stage: str) -> None:
         images, targets = batch
         out = self(images)
-        self.log(f"{stage}/loss", self.losses_of(out, targets)["loss"], batch_size=len(images), sync_dist=True)
-        preds = [{k: v.detach().cpu() for k, v in p.items()} for p in self.detect(out, self.eval_score_threshold)]
-        mapped = [{**p, "boxes": to_original(p["boxes"], t["scale"].cpu(), t["orig_size"])} for p, t in zip(preds, targets)]
-        truth = [{"boxes": t["orig_boxes"].cpu(), "labels": t["orig_labels"].cpu(), "iscrowd": t["iscrowd"].cpu()} for t in targets]
+        self.log(
+            f"{stage}/loss", self.losses_of(out, targets)["loss"], batch_size=len(images), sync_dist=True
+        )
+        preds = [
+            {k: v.detach().cpu() for k, v in p.items()} for p in self.detect(out, self.eval_score_threshold)
+        ]
+        mapped = [
+            {**p, "boxes": to_original(p["boxes"], t["scale"].cpu(), t["orig_size"])}
+            for p, t in zip(preds, targets)
+        ]
+        truth = [
+            {"boxes": t["orig_boxes"].cpu(), "labels": t["orig_labels"].cpu(), "iscrowd": t["iscrowd"].cpu()}
+            for t in targets
+        ]
         (self.val_map if stage == "val" else self.test_map).update(mapped, truth)
         (self.val_pr if stage == "val" else self.test_pr).update(mapped, truth)
         if batch_idx == 0:
             n = self.num_plot_images
-            self._plot_batch = (images[:n].cpu(), [{k: t[k].cpu() for k in ("boxes", "labels")} for t in targets[:n]], preds[:n])
+            self._plot_batch = (
+                images[:n].cpu(),
+                [{k: t[k].cpu() for k in ("boxes", "labels")} for t in targets[:n]],
+                preds[:n],
+            )
 
     def _eval_epoch_end(self, stage: str) -> None:
         metric, pr = (self.val_map, self.val_pr) if stage == "val" else (self.test_map, self.test_pr)
@@ -239,12 +299,18 @@ class Detector(TaskModule):
                 if 0 <= cls < len(names):
                     curves[:, cls] = precision[t50, :, k, 0, -1]
             aps = [ap50.get(c, float("nan")) for c in range(len(names))]
-            self.save_figure(pr_curves(curves, torch.linspace(0, 1, precision.shape[1]), names, aps), f"{stage}_pr_curve")
+            self.save_figure(
+                pr_curves(curves, torch.linspace(0, 1, precision.shape[1]), names, aps), f"{stage}_pr_curve"
+            )
 
     def class_names(self) -> list[str]:
         dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
         names = getattr(dm, "class_names", None)
-        return list(names) if names and len(names) == self.num_classes else [f"class_{i}" for i in range(self.num_classes)]
+        return (
+            list(names)
+            if names and len(names) == self.num_classes
+            else [f"class_{i}" for i in range(self.num_classes)]
+        )
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._eval_step(batch, batch_idx, "val")
@@ -284,7 +350,9 @@ class Detector(TaskModule):
             raise ConfigError("source", f"{src} is neither an image nor a folder")
         if not files:
             raise ConfigError("source", f"no images ({', '.join(IMAGE_SUFFIXES)}) in {src}")
-        names = list(getattr(datamodule, "class_names", None) or [f"class_{i}" for i in range(self.num_classes)])
+        names = list(
+            getattr(datamodule, "class_names", None) or [f"class_{i}" for i in range(self.num_classes)]
+        )
         cat_ids = list(getattr(datamodule, "category_ids", range(self.num_classes)))
         mean, std = getattr(datamodule, "mean", None), getattr(datamodule, "std", None)
         out_images = Path(out_dir) / "predictions"
@@ -297,7 +365,9 @@ class Detector(TaskModule):
                 raise ConfigError("source", f"cannot read image {file} ({err})") from None
             h, w = image.shape[-2:]
             empty = {"boxes": tv_tensors.BoundingBoxes(torch.zeros(0, 4), format="XYXY", canvas_size=(h, w))}
-            boxed, _, (sx, sy) = letterbox(tv_tensors.Image(image), empty, self.image_size, getattr(datamodule, "resize", "letterbox"))
+            boxed, _, (sx, sy) = letterbox(
+                tv_tensors.Image(image), empty, self.image_size, getattr(datamodule, "resize", "letterbox")
+            )
             x = boxed.float() / 255
             if mean is not None:
                 x = F.normalize(x, list(mean), list(std))
@@ -323,4 +393,9 @@ class Detector(TaskModule):
                 )
         json_path = Path(out_dir) / "detections.json"
         json_path.write_text(json.dumps(results, indent=1))
-        return {"images": len(files), "detections": len(results), "json": str(json_path), "pictures": str(out_images)}
+        return {
+            "images": len(files),
+            "detections": len(results),
+            "json": str(json_path),
+            "pictures": str(out_images),
+        }

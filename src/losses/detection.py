@@ -37,7 +37,14 @@ class YoloV1Loss(nn.Module):
     with the highest IoU with it; its confidence target is that IoU.
     """
 
-    def __init__(self, num_classes: int, grid_size: int, boxes_per_cell: int, lambda_coord: float = 5.0, lambda_noobj: float = 0.5):
+    def __init__(
+        self,
+        num_classes: int,
+        grid_size: int,
+        boxes_per_cell: int,
+        lambda_coord: float = 5.0,
+        lambda_noobj: float = 0.5,
+    ):
         super().__init__()
         self.C, self.S, self.B = num_classes, grid_size, boxes_per_cell
         self.lambda_coord, self.lambda_noobj = lambda_coord, lambda_noobj
@@ -46,15 +53,23 @@ class YoloV1Loss(nn.Module):
     def cell_boxes(xy_sqrtwh: torch.Tensor, grid: int) -> torch.Tensor:
         """(x, y offsets in cell, √w, √h) on an S×S grid → XYXY relative to the image (…×4)."""
         s = grid
-        rows = torch.arange(s, device=xy_sqrtwh.device, dtype=xy_sqrtwh.dtype).view(s, 1, *([1] * (xy_sqrtwh.dim() - 3)))
-        cols = torch.arange(s, device=xy_sqrtwh.device, dtype=xy_sqrtwh.dtype).view(1, s, *([1] * (xy_sqrtwh.dim() - 3)))
+        rows = torch.arange(s, device=xy_sqrtwh.device, dtype=xy_sqrtwh.dtype).view(
+            s, 1, *([1] * (xy_sqrtwh.dim() - 3))
+        )
+        cols = torch.arange(s, device=xy_sqrtwh.device, dtype=xy_sqrtwh.dtype).view(
+            1, s, *([1] * (xy_sqrtwh.dim() - 3))
+        )
         cx, cy = (xy_sqrtwh[..., 0] + cols) / s, (xy_sqrtwh[..., 1] + rows) / s
         w, h = xy_sqrtwh[..., 2] ** 2, xy_sqrtwh[..., 3] ** 2
         return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], -1)
 
-    def forward(self, pred: torch.Tensor, targets: list[dict], image_size: tuple[int, int]) -> dict[str, torch.Tensor]:
-        n, s = pred.shape[0], self.S
-        target = torch.stack([encode_v1(t["boxes"].cpu(), t["labels"].cpu(), (s, s), image_size, self.C) for t in targets]).to(pred)
+    def forward(
+        self, pred: torch.Tensor, targets: list[dict], image_size: tuple[int, int]
+    ) -> dict[str, torch.Tensor]:
+        s = self.S
+        target = torch.stack(
+            [encode_v1(t["boxes"].cpu(), t["labels"].cpu(), (s, s), image_size, self.C) for t in targets]
+        ).to(pred)
         return self.from_encoded(pred, target)
 
     def from_encoded(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -98,26 +113,26 @@ class AnchorLoss(nn.Module):
         self.C, self.assign_iou, self.box_loss = num_classes, assign_iou, BOX_LOSSES[box_loss]
         self.lambda_box, self.lambda_obj, self.lambda_cls = lambda_box, lambda_obj, lambda_cls
 
-    def forward(self, out: torch.Tensor, targets: list[dict], anchors: torch.Tensor, stride: float) -> dict[str, torch.Tensor]:
+    def forward(
+        self, out: torch.Tensor, targets: list[dict], anchors: torch.Tensor, stride: float
+    ) -> dict[str, torch.Tensor]:
         n, a, h, w, _ = out.shape
-        idx = [[], [], [], []]
-        tboxes, tlabels = [], []
-        for i, t in enumerate(targets):
-            ai, row, col, bi = assign_anchors(t["boxes"].cpu(), t["labels"].cpu(), anchors.cpu(), (h, w), stride, self.assign_iou)
-            for lst, v in zip(idx, (torch.full_like(ai, i), ai, row, col)):
-                lst.append(v)
-            tboxes.append(t["boxes"].cpu()[bi])
-            tlabels.append(t["labels"].cpu()[bi])
-        bi, ai, ri, ci = (torch.cat(v).to(out.device) for v in idx)
+        boxes = torch.cat([t["boxes"].reshape(-1, 4) for t in targets]).to(out.device, torch.float32)
+        labels = torch.cat([t["labels"].reshape(-1) for t in targets]).to(out.device)
+        image = torch.cat(
+            [torch.full((len(t["labels"]),), i, dtype=torch.long) for i, t in enumerate(targets)]
+        ).to(out.device)
+        ai, ri, ci, box_i = assign_anchors(boxes, anchors.to(boxes), (h, w), stride, self.assign_iou, image)
+        bi = image[box_i]
         obj_target = torch.zeros(n, a, h, w, device=out.device, dtype=out.dtype)
         zero = out.sum() * 0
         if len(bi):
             pos = out[bi, ai, ri, ci]
             pboxes = decode_anchor_boxes(out, anchors, stride)[bi, ai, ri, ci]
-            tb = torch.cat(tboxes).to(pboxes)
+            tb = boxes[box_i]
             box = self.box_loss(pboxes, tb, reduction="mean")
             obj_target[bi, ai, ri, ci] = paired_iou(pboxes.detach(), tb).clamp(0, 1)
-            onehot = Fn.one_hot(torch.cat(tlabels).to(out.device), self.C).to(out.dtype)
+            onehot = Fn.one_hot(labels[box_i], self.C).to(out.dtype)
             cls = Fn.binary_cross_entropy_with_logits(pos[:, 5:], onehot)
         else:
             box = cls = zero

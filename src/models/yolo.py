@@ -22,18 +22,29 @@ from src.models.backbones import build_backbone
 
 
 def conv_bn(cin: int, cout: int, k: int = 3) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.SiLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.SiLU(inplace=True)
+    )
 
 
 class YoloV1Net(nn.Module):
     """Backbone → neck → S×S pooling → 1×1 conv to B·5 + C values per cell. Output N×S×S×(B·5+C),
     activated: boxes' x, y, √w, √h, confidence in (0, 1), class probabilities summing to 1."""
 
-    def __init__(self, num_classes: int, grid_size: int = 7, boxes_per_cell: int = 2, backbone: dict | None = None, neck_channels: int = 128):
+    def __init__(
+        self,
+        num_classes: int,
+        grid_size: int = 7,
+        boxes_per_cell: int = 2,
+        backbone: dict | None = None,
+        neck_channels: int = 128,
+    ):
         super().__init__()
         self.S, self.B, self.C = grid_size, boxes_per_cell, num_classes
         self.backbone = build_backbone(**(backbone or {}))
-        self.neck = nn.Sequential(conv_bn(self.backbone.out_channels, neck_channels), conv_bn(neck_channels, neck_channels))
+        self.neck = nn.Sequential(
+            conv_bn(self.backbone.out_channels, neck_channels), conv_bn(neck_channels, neck_channels)
+        )
         self.pool = nn.AdaptiveAvgPool2d(grid_size)
         self.pred = nn.Conv2d(neck_channels, boxes_per_cell * 5 + num_classes, 1)
 
@@ -44,7 +55,9 @@ class YoloV1Net(nn.Module):
         return torch.cat([boxes, probs], -1)
 
 
-def decode_v1(out: torch.Tensor, num_boxes: int, image_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+def decode_v1(
+    out: torch.Tensor, num_boxes: int, image_size: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """YOLOv1 output N×S×S×(B·5+C) → boxes N×(S·S·B)×4 (XYXY px) and class-specific confidences
     N×(S·S·B)×C (box confidence × class probability of its cell, as in the paper)."""
     n, sh, sw, _ = out.shape
@@ -64,12 +77,16 @@ def decode_v1(out: torch.Tensor, num_boxes: int, image_size: tuple[int, int]) ->
 class AnchorNet(nn.Module):
     """Backbone → neck → 1×1 conv to A·(5 + C) per cell. Output N×A×H'×W'×(5+C) raw logits."""
 
-    def __init__(self, num_classes: int, num_anchors: int = 3, backbone: dict | None = None, neck_channels: int = 128):
+    def __init__(
+        self, num_classes: int, num_anchors: int = 3, backbone: dict | None = None, neck_channels: int = 128
+    ):
         super().__init__()
         self.A, self.C = num_anchors, num_classes
         self.backbone = build_backbone(**(backbone or {}))
         self.stride = self.backbone.stride
-        self.neck = nn.Sequential(conv_bn(self.backbone.out_channels, neck_channels), conv_bn(neck_channels, neck_channels))
+        self.neck = nn.Sequential(
+            conv_bn(self.backbone.out_channels, neck_channels), conv_bn(neck_channels, neck_channels)
+        )
         self.pred = nn.Conv2d(neck_channels, num_anchors * (5 + num_classes), 1)
         with torch.no_grad():  # priors: objectness ≈ 1 %, classes uniform (as YOLOv5's bias init)
             bias = self.pred.bias.view(num_anchors, 5 + num_classes)
@@ -85,14 +102,18 @@ class AnchorNet(nn.Module):
 def decode_anchor_boxes(out: torch.Tensor, anchors: torch.Tensor, stride: float) -> torch.Tensor:
     """Raw anchor-head output N×A×H×W×(5+C) → boxes N×A×H×W×4 (XYXY pixels)."""
     _, a, h, w, _ = out.shape
-    gy, gx = torch.meshgrid(torch.arange(h, device=out.device), torch.arange(w, device=out.device), indexing="ij")
+    gy, gx = torch.meshgrid(
+        torch.arange(h, device=out.device), torch.arange(w, device=out.device), indexing="ij"
+    )
     grid = torch.stack([gx, gy], -1).to(out.dtype).view(1, 1, h, w, 2)
     xy = (out[..., :2].sigmoid() * 2 - 0.5 + grid) * stride
     wh = (out[..., 2:4].sigmoid() * 2) ** 2 * anchors.to(out).view(1, a, 1, 1, 2)
     return box_convert(torch.cat([xy, wh], -1), "cxcywh", "xyxy")
 
 
-def decode_anchor(out: torch.Tensor, anchors: torch.Tensor, stride: float) -> tuple[torch.Tensor, torch.Tensor]:
+def decode_anchor(
+    out: torch.Tensor, anchors: torch.Tensor, stride: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Anchor-head output → boxes N×M×4 (XYXY px) and class-specific confidences N×M×C
     (objectness × class probability), M = A·H·W."""
     n = out.shape[0]

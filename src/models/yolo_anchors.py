@@ -37,7 +37,9 @@ def kmeans_anchors(wh: torch.Tensor, k: int, iters: int = 100, seed: int = 0) ->
         centres = torch.cat([centres, wh[torch.multinomial(dist**2, 1, generator=gen)]])
     for _ in range(iters):
         assign = shape_iou(wh, centres).argmax(1)
-        new = torch.stack([wh[assign == j].median(0).values if (assign == j).any() else centres[j] for j in range(k)])
+        new = torch.stack(
+            [wh[assign == j].median(0).values if (assign == j).any() else centres[j] for j in range(k)]
+        )
         if torch.allclose(new, centres):
             break
         centres = new

@@ -11,7 +11,13 @@ from torchvision.ops import box_convert
 from src.models.yolo_anchors import shape_iou
 
 
-def encode_v1(boxes: torch.Tensor, labels: torch.Tensor, grid: tuple[int, int], image_size: tuple[int, int], num_classes: int) -> torch.Tensor:
+def encode_v1(
+    boxes: torch.Tensor,
+    labels: torch.Tensor,
+    grid: tuple[int, int],
+    image_size: tuple[int, int],
+    num_classes: int,
+) -> torch.Tensor:
     """YOLOv1 target grid S_h×S_w×(5 + C) for one image: per cell [x, y, √w, √h, obj, one-hot class].
 
     x, y: the centre's offset inside its cell (0..1); w, h: the box size relative to the image; the cell
@@ -36,13 +42,19 @@ def encode_v1(boxes: torch.Tensor, labels: torch.Tensor, grid: tuple[int, int], 
 
 
 def assign_anchors(
-    boxes: torch.Tensor, labels: torch.Tensor, anchors: torch.Tensor, grid: tuple[int, int], stride: float, assign_iou: float
+    boxes: torch.Tensor,
+    anchors: torch.Tensor,
+    grid: tuple[int, int],
+    stride: float,
+    assign_iou: float,
+    image_index: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Positive (anchor, cell) slots for one image's boxes.
+    """Positive (anchor, cell) slots for boxes (K×4 XYXY px), of one image or of a batch.
 
     Each box goes to the cell holding its centre, to every anchor whose shape IoU with the box is at
     least `assign_iou`, and always to its best anchor (so no box is left without a slot). When two
-    boxes claim one slot, the one with the higher shape IoU keeps it.
+    boxes claim one slot, the one with the higher shape IoU keeps it. `image_index` (K) says which
+    image of a batch each box belongs to (slots of different images never collide).
     Returns (a, row, col) index tensors and the index of the box each positive slot predicts.
     """
     sh, sw = grid
@@ -50,17 +62,18 @@ def assign_anchors(
     if len(boxes) == 0:
         return empty, empty, empty, empty
     cxcywh = box_convert(boxes.float(), "xyxy", "cxcywh")
-    iou = shape_iou(cxcywh[:, 2:], anchors)  # B×A
+    iou = shape_iou(cxcywh[:, 2:], anchors)  # K×A
     match = iou >= assign_iou
     match[torch.arange(len(boxes)), iou.argmax(1)] = True
     b_idx, a_idx = match.nonzero(as_tuple=True)
     col = (cxcywh[b_idx, 0] / stride).long().clamp(0, sw - 1)
     row = (cxcywh[b_idx, 1] / stride).long().clamp(0, sh - 1)
+    img = image_index[b_idx] if image_index is not None else torch.zeros_like(b_idx)
     # one box per slot: sort by IoU ascending, keep the last occurrence of each slot (the best box)
-    order = iou[b_idx, a_idx].argsort()
-    b_idx, a_idx, row, col = b_idx[order], a_idx[order], row[order], col[order]
-    slot = (a_idx * sh + row) * sw + col
-    last = torch.full((len(anchors) * sh * sw,), -1, dtype=torch.long)
+    order = iou[b_idx, a_idx].argsort(stable=True)
+    b_idx, a_idx, row, col, img = b_idx[order], a_idx[order], row[order], col[order], img[order]
+    slot = ((img * len(anchors) + a_idx) * sh + row) * sw + col
+    last = torch.full((int(slot.max()) + 1,), -1, dtype=torch.long)
     last = last.scatter_reduce(0, slot, torch.arange(len(slot)), reduce="amax")
     keep = last[last >= 0]
     return a_idx[keep], row[keep], col[keep], b_idx[keep]

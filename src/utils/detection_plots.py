@@ -18,7 +18,9 @@ def box_colours(num_classes: int) -> np.ndarray:
     return np.array([cmap(i)[:3] for i in range(num_classes)])
 
 
-def detection_grid(images, targets, preds, class_names, score_threshold: float, mean=None, std=None, cols: int = 4):
+def detection_grid(
+    images, targets, preds, class_names, score_threshold: float, mean=None, std=None, cols: int = 4
+):
     """Validation images with true boxes (dashed white, class name) and predictions above the
     threshold (solid, class colour, name and score)."""
     n = len(images)
@@ -33,14 +35,26 @@ def detection_grid(images, targets, preds, class_names, score_threshold: float, 
         ax = axes.ravel()[i]
         ax.imshow(to_display(images[i], **kwargs))
         for box, label in zip(targets[i]["boxes"].tolist(), targets[i]["labels"].tolist()):
-            ax.add_patch(Rectangle(box[:2], box[2] - box[0], box[3] - box[1], fill=False, ec="white", ls="--", lw=1))
+            ax.add_patch(
+                Rectangle(box[:2], box[2] - box[0], box[3] - box[1], fill=False, ec="white", ls="--", lw=1)
+            )
             ax.text(box[0], box[3], class_names[label], color="white", fontsize=6, va="top")
         p = preds[i]
         keep = p["scores"] >= score_threshold
-        for box, label, score in zip(p["boxes"][keep].tolist(), p["labels"][keep].tolist(), p["scores"][keep].tolist()):
+        for box, label, score in zip(
+            p["boxes"][keep].tolist(), p["labels"][keep].tolist(), p["scores"][keep].tolist()
+        ):
             c = colours[label]
             ax.add_patch(Rectangle(box[:2], box[2] - box[0], box[3] - box[1], fill=False, ec=c, lw=1.5))
-            ax.text(box[0], box[1], f"{class_names[label]} {score:.2f}", color="black", fontsize=6, va="bottom", bbox={"fc": c, "pad": 0.5, "lw": 0})
+            ax.text(
+                box[0],
+                box[1],
+                f"{class_names[label]} {score:.2f}",
+                color="black",
+                fontsize=6,
+                va="bottom",
+                bbox={"fc": c, "pad": 0.5, "lw": 0},
+            )
     fig.suptitle(f"dashed: truth · solid: predictions ≥ {score_threshold}", fontsize=9)
     fig.tight_layout()
     return fig
