@@ -30,24 +30,35 @@ def _as_tensors(scores, same) -> tuple[torch.Tensor, torch.Tensor]:
     return scores, same
 
 
+def _sort(scores: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
+    """`scores` in descending order (stable), and `others` permuted alike."""
+    order = torch.argsort(scores, descending=True, stable=True)
+    return [scores[order], *(o[order] for o in others)]
+
+
+def _curve(s: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float, float]:
+    """ROC of scores `s` sorted in descending order with labels `y`: far, tar, thresholds, #pos, #neg."""
+    y = y.double()
+    # the last index of each run of equal scores: where the curve takes a step
+    last = torch.cat([torch.nonzero(s[1:] != s[:-1]).flatten(), torch.tensor([len(s) - 1])])
+    tp = torch.cumsum(y, 0)[last]
+    fp = (last + 1).double() - tp
+    pos = float(y.sum())
+    neg = len(y) - pos
+    zero = torch.zeros(1, dtype=torch.float64)
+    tar = torch.cat([zero, tp / max(pos, 1.0)])
+    far = torch.cat([zero, fp / max(neg, 1.0)])
+    thresholds = torch.cat([torch.tensor([math.inf], dtype=torch.float64), s[last]])
+    return far, tar, thresholds, pos, neg
+
+
 def roc_curve(scores, same) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(far, tar, thresholds), one point per distinct score plus (0, 0) at threshold +inf.
 
     At point i, pairs with score >= thresholds[i] are predicted "same": tar = TP / positives,
     far = FP / negatives. Thresholds decrease, far and tar increase.
     """
-    scores, same = _as_tensors(scores, same)
-    order = torch.argsort(scores, descending=True, stable=True)
-    s, y = scores[order], same[order].double()
-    # the last index of each run of equal scores: where the curve takes a step
-    last = torch.cat([torch.nonzero(s[1:] != s[:-1]).flatten(), torch.tensor([len(s) - 1])])
-    tp = torch.cumsum(y, 0)[last]
-    fp = (last + 1).double() - tp
-    positives, negatives = max(float(y.sum()), 1.0), max(float(len(y) - y.sum()), 1.0)
-    zero = torch.zeros(1, dtype=torch.float64)
-    tar = torch.cat([zero, tp / positives])
-    far = torch.cat([zero, fp / negatives])
-    thresholds = torch.cat([torch.tensor([math.inf], dtype=torch.float64), s[last]])
+    far, tar, thresholds, _, _ = _curve(*_sort(*_as_tensors(scores, same)))
     return far, tar, thresholds
 
 
@@ -72,18 +83,9 @@ def tar_at_far_from_curve(far: torch.Tensor, tar: torch.Tensor, target: float) -
     return float(tar[ok].max())
 
 
-def best_threshold(scores, same) -> tuple[float, float]:
-    """(threshold, accuracy): the threshold maximising accuracy of `score >= threshold` ⇒ "same".
-
-    The threshold is placed midway between the chosen score and the next lower one, so it does not
-    sit on a training pair's score (better behaved when applied to other pairs).
-    """
-    scores, same = _as_tensors(scores, same)
-    far, tar, thr = roc_curve(scores, same)
-    pos = float(same.sum())
-    neg = len(same) - pos
-    acc = (tar * pos + (1 - far) * neg) / len(same)
-    i = int(torch.argmax(acc))
+def _best_from_curve(far, tar, thr, pos: float, neg: float) -> tuple[float, float]:
+    acc = (tar * pos + (1 - far) * neg) / (pos + neg)
+    i = int(torch.argmax(acc))  # the first (highest) threshold among equally accurate ones
     if i == 0:  # nothing predicted "same": any threshold above the highest score
         threshold = float(thr[1]) + 1.0
     elif i + 1 < len(thr):
@@ -91,6 +93,15 @@ def best_threshold(scores, same) -> tuple[float, float]:
     else:
         threshold = float(thr[i])
     return threshold, float(acc[i])
+
+
+def best_threshold(scores, same) -> tuple[float, float]:
+    """(threshold, accuracy): the threshold maximising accuracy of `score >= threshold` ⇒ "same".
+
+    The threshold is placed midway between the chosen score and the next lower one, so it does not
+    sit on a calibration pair's score (better behaved when applied to other pairs).
+    """
+    return _best_from_curve(*_curve(*_sort(*_as_tensors(scores, same))))
 
 
 def accuracy(scores, same, threshold: float) -> float:
@@ -105,19 +116,21 @@ def kfold_accuracy(scores, same, folds) -> tuple[float, float, list[float]]:
     values = torch.unique(folds)
     if len(values) < 2:
         raise ValueError(f"k-fold accuracy needs at least 2 folds (got {len(values)})")
+    s, y, f = _sort(scores, same, folds)  # one sort: each fold's complement stays sorted
     accs = []
-    for f in values:
-        held = folds == f
-        threshold, _ = best_threshold(scores[~held], same[~held])
-        accs.append(accuracy(scores[held], same[held], threshold))
+    for k in values:
+        held = f == k
+        threshold, _ = _best_from_curve(*_curve(s[~held], y[~held]))
+        accs.append(float(((s[held] >= threshold) == y[held]).double().mean()))
     acc = torch.tensor(accs, dtype=torch.float64)
     return float(acc.mean()), float(acc.std(unbiased=False)), accs
 
 
 def verification_metrics(scores, same) -> dict[str, float]:
     """auroc, eer, tar_far1e-2, tar_far1e-3, and the accuracy-maximising threshold with its accuracy."""
-    far, tar, _ = roc_curve(scores, same)
-    threshold, acc = best_threshold(scores, same)
+    curve = _curve(*_sort(*_as_tensors(scores, same)))
+    far, tar = curve[0], curve[1]
+    threshold, acc = _best_from_curve(*curve)
     out = {"auroc": auroc_from_curve(far, tar), "eer": eer_from_curve(far, tar), "acc": acc, "threshold": threshold}
     for name, target in FAR_TARGETS.items():
         out[name] = tar_at_far_from_curve(far, tar, target)
