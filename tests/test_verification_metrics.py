@@ -7,7 +7,8 @@ import time
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import roc_auc_score, roc_curve as sk_roc_curve
+from sklearn.metrics import roc_auc_score
+from sklearn.metrics import roc_curve as sk_roc_curve
 
 from src.metrics.verification import (
     accuracy,
