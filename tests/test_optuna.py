@@ -11,12 +11,13 @@ import optuna
 import pytest
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
 from hydra_plugins.imagelab_optuna_sweeper.optuna_sweeper import SearchSpaceError, distribution_of
 from tests.conftest import make_cfg
-from tests.tiny_models import MODELS, SEARCH, run_cli, start_cli, tiny
+from tests.tiny_models import MODELS, SEARCH, SWEEP, run_cli, start_cli, tiny
 
 
 def dist(line: str):
@@ -70,26 +71,34 @@ def search_args(
 @pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS)
 def test_failed_trial_does_not_end_the_search(tmp_path, model):
-    key, (good, _), bad = __import__("tests.tiny_models", fromlist=["SWEEP"]).SWEEP[model]
-    grid = f"{{{key}: [{bad}, {good}]}}"
+    key, (good, _), bad = SWEEP[model]
+    # a grid over the swept key only: the search's other keys are fixed at the tiny config's values
+    name, _ = SEARCH[model]
+    cfg = make_cfg(tmp_path / "cfg", [*tiny(model), f"hparams_search={name}"])
+    given = {o.split("=")[0] for o in tiny(model)}
+    fixed = [
+        f"{k}={OmegaConf.select(cfg, k)}" for k in cfg.hydra.sweeper.params if k != key and k not in given
+    ]
     sampler = [
         "hydra.sweeper.sampler._target_=optuna.samplers.GridSampler",
-        f"+hydra.sweeper.sampler.search_space={grid}",
+        f"+hydra.sweeper.sampler.search_space={{{key}: [{bad}, {good}]}}",
     ]
-    sampler += ["~hydra.sweeper.sampler.seed", "~hydra.sweeper.sampler.n_startup_trials"]
-    proc = run_cli(search_args(model, tmp_path, 2, sampler, {key: f"choice({bad}, {good})"}))
+    sampler += ["~hydra.sweeper.sampler.seed", "~hydra.sweeper.sampler.n_startup_trials", *fixed]
+    proc = run_cli(search_args(model, tmp_path / "sweep", 2, sampler, {key: f"choice({bad}, {good})"}))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    best = yaml.safe_load((tmp_path / "best_params.yaml").read_text())
+    best = yaml.safe_load((tmp_path / "sweep" / "best_params.yaml").read_text())
     assert best["n_trials"] == 2 and best["n_complete"] == 1 and best["n_fail"] == 1
     assert str(best["best_params"][key]) == good
     # the value the search maximised is the model's monitor in the best trial's metrics.json
-    metrics = json.loads((tmp_path / str(best["best_trial"]) / "metrics.json").read_text())
+    metrics = json.loads((tmp_path / "sweep" / str(best["best_trial"]) / "metrics.json").read_text())
     assert best["metric"] == make_cfg(tmp_path / "c", tiny(model)).model.monitor
     assert best["best_value"] == pytest.approx(metrics[best["metric"]])
-    study = optuna.load_study(study_name=best["study_name"], storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    study = optuna.load_study(
+        study_name=best["study_name"], storage=f"sqlite:///{tmp_path / 'sweep' / 'optuna.db'}"
+    )
     assert sorted(t.state.name for t in study.trials) == ["COMPLETE", "FAIL"]
-    summary = (tmp_path / "summary.md").read_text()
-    assert "failed" in summary and key in summary and (tmp_path / "summary.png").is_file()
+    summary = (tmp_path / "sweep" / "summary.md").read_text()
+    assert "failed" in summary and key in summary and (tmp_path / "sweep" / "summary.png").is_file()
 
 
 def _count(db, states):
