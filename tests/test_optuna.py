@@ -83,7 +83,7 @@ def test_failed_trial_does_not_end_the_search(tmp_path, model):
         "hydra.sweeper.sampler._target_=optuna.samplers.GridSampler",
         f"+hydra.sweeper.sampler.search_space={{{key}: [{bad}, {good}]}}",
     ]
-    sampler += ["~hydra.sweeper.sampler.seed", "~hydra.sweeper.sampler.n_startup_trials", *fixed]
+    sampler += fixed
     proc = run_cli(search_args(model, tmp_path / "sweep", 2, sampler, {key: f"choice({bad}, {good})"}))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     best = yaml.safe_load((tmp_path / "sweep" / "best_params.yaml").read_text())
@@ -115,7 +115,6 @@ def _count(db, states):
 def test_killed_search_resumes(tmp_path, model):
     sweep, n_trials = tmp_path / "search", 3
     sampler = ["hydra.sweeper.sampler._target_=optuna.samplers.RandomSampler", "hydra.sweeper.sampler.seed=0"]
-    sampler += ["~hydra.sweeper.sampler.n_startup_trials"]
     args = search_args(model, sweep, n_trials, sampler)
     proc = start_cli(args, tmp_path / "first.log")
     db = sweep / "optuna.db"

@@ -50,7 +50,7 @@ def test_two_workers_share_one_postgres_study(tmp_path, model):
             "hydra.sweeper.sampler._target_=optuna.samplers.RandomSampler",
             f"hydra.sweeper.sampler.seed={i}",
         ]
-        sampler += ["~hydra.sweeper.sampler.n_startup_trials", *shared]
+        sampler += shared
         args = search_args(model, tmp_path / f"worker{i}", n_trials, sampler)
         workers.append(start_cli(args, tmp_path / f"worker{i}.log"))
     for i, proc in enumerate(workers):
