@@ -222,6 +222,10 @@ def plot(jobs: list[Job], keys: list[str], metric: str, path: Path) -> Path | No
             ax.legend(fontsize=8)
     if categorical:
         ax.set_xticks(range(len(cats)), cats)
+    elif xkey is not None:
+        xs = sorted({x_of(j) for j in done})
+        if len(xs) <= 20 and all(x.is_integer() for x in xs):
+            ax.set_xticks(xs, [str(int(x)) for x in xs])  # integer sweeps (depth, sizes): no 2.5 ticks
     ax.set_xlabel(xkey or "job")
     ax.set_ylabel(metric)
     failed = sum(j.status == "failed" for j in jobs)
@@ -251,7 +255,9 @@ def write_summary(sweep_dir: str | Path) -> dict:
     table_csv = rows(jobs, keys, metric_columns(jobs, monitor, headline_only=False))
     table_md = rows(jobs, keys, metric_columns(jobs, monitor, headline_only=True))
     counts = {s: sum(j.status == s for j in jobs) for s in ("ok", "failed", "running", "interrupted")}
-    note = f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    note = f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}: " + ", ".join(
+        f"{n} {s}" for s, n in counts.items() if n
+    )
     if monitor:
         note += f". Main metric: `{monitor}` (maximised)"
         best = max(
