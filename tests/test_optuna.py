@@ -60,7 +60,8 @@ def search_args(
     flat = ", ".join(f"{k}: '{v}'" for k, v in space.items())
     return [
         f"hparams_search={name}",
-        *tiny(model, "trainer.max_epochs=1", "test=false"),
+        # the tiny overrides, but not of a searched key (a command-line value fixes a key in a search)
+        *[o for o in tiny(model, "trainer.max_epochs=1", "test=false") if o.split("=")[0] not in space],
         f"hydra.sweep.dir={sweep_dir}",
         f"hydra.sweeper.n_trials={n_trials}",
         f"hydra.sweeper.params={{{flat}}}",
