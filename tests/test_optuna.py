@@ -73,18 +73,15 @@ def search_args(
 @pytest.mark.parametrize("model", MODELS)
 def test_failed_trial_does_not_end_the_search(tmp_path, model):
     key, (good, _), bad = SWEEP[model]
-    # a grid over the swept key only: the search's other keys are fixed at the tiny config's values
+    # the bad value, then the good one (enqueued); the search's other keys fixed at the tiny config's values
     name, _ = SEARCH[model]
     cfg = make_cfg(tmp_path / "cfg", [*tiny(model), f"hparams_search={name}"])
     given = {o.split("=")[0] for o in tiny(model)}
     fixed = [
         f"{k}={OmegaConf.select(cfg, k)}" for k in cfg.hydra.sweeper.params if k != key and k not in given
     ]
-    sampler = [
-        "hydra.sweeper.sampler._target_=optuna.samplers.GridSampler",
-        f"+hydra.sweeper.sampler.search_space={{{key}: [{bad}, {good}]}}",
-    ]
-    sampler += fixed
+    sampler = ["hydra.sweeper.sampler._target_=optuna.samplers.RandomSampler", "hydra.sweeper.sampler.seed=0"]
+    sampler += [f"hydra.sweeper.enqueue=[{{{key}: {bad}}}, {{{key}: {good}}}]", *fixed]
     proc = run_cli(search_args(model, tmp_path / "sweep", 2, sampler, {key: f"choice({bad}, {good})"}))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     best = yaml.safe_load((tmp_path / "sweep" / "best_params.yaml").read_text())

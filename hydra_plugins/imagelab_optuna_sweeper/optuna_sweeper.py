@@ -99,6 +99,7 @@ class OptunaSweeper(Sweeper):
         sampler: dict | optuna.samplers.BaseSampler | None = None,
         params: dict | None = None,
         retry_interrupted: bool = True,
+        enqueue: list | None = None,
     ):
         super().__init__()
         if direction not in ("maximize", "minimize"):
@@ -109,6 +110,7 @@ class OptunaSweeper(Sweeper):
         self.storage, self.study_name = storage, study_name
         self.sampler_cfg, self.params = sampler, dict(params or {})
         self.retry_interrupted = retry_interrupted
+        self.enqueue = [dict(p) for p in (enqueue or [])]
         self.config: DictConfig | None = None
         self.launcher = None
         self.hydra_context: HydraContext | None = None
@@ -153,6 +155,9 @@ class OptunaSweeper(Sweeper):
             study_name=name, storage=url, sampler=sampler, direction=self.direction, load_if_exists=True
         )
         log.info("Optuna study %r in %s: %d trials so far", name, url.split("@")[-1], len(study.trials))
+        if not study.trials:
+            for params in self.enqueue:  # tried first, in this order (a new study only)
+                study.enqueue_trial(params)
         if self.retry_interrupted and url.startswith("sqlite"):
             # a single-machine study: trials still `running` belong to a search that was killed
             for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -189,8 +194,12 @@ class OptunaSweeper(Sweeper):
 
     @staticmethod
     def counted(study: optuna.Study) -> int:
-        """Trials that count toward n_trials: all (any worker's, queued ones too) but the interrupted ones."""
-        return sum(not t.user_attrs.get("interrupted") for t in study.get_trials(deepcopy=False))
+        """Trials that count toward n_trials: started ones (any worker's), not the interrupted ones.
+
+        Queued trials (`enqueue`, retries) are not counted: `ask()` hands them out first.
+        """
+        trials = study.get_trials(deepcopy=False)
+        return sum(t.state != TrialState.WAITING and not t.user_attrs.get("interrupted") for t in trials)
 
     # ---- the search -------------------------------------------------------------------------------------
     def sweep(self, arguments: list[str]) -> list:
