@@ -19,7 +19,7 @@ class ImagelabOptunaSweeperConf:
     n_trials: int = 20
     # trials launched at once (a batch for the launcher: joblib / submitit run them in parallel)
     n_jobs: int = 1
-    # null = sqlite:///<sweep folder>/optuna.db; or any SQLAlchemy URL, e.g. postgresql://user:pw@host/db
+    # null = sqlite:///<sweep folder>/optuna.db; or any SQLAlchemy URL, e.g. postgresql+psycopg2://user:pw@host/db
     storage: str | None = None
     # null = the sweep folder's name; workers sharing one study (same storage) must use the same name
     study_name: str | None = None

@@ -6,7 +6,7 @@ trial's value. A job that fails, or returns None/NaN, is a failed trial and the 
 
 The study lives in a database: `sqlite:///<sweep folder>/optuna.db` by default, so rerunning the same
 command with `hydra.sweep.dir=<that folder>` resumes the search (trials a killed search left running are
-marked failed and their parameters re-queued); or any SQLAlchemy URL (`postgresql://...`), so that
+marked failed and their parameters re-queued); or any SQLAlchemy URL (`postgresql+psycopg2://...`), so that
 workers on several machines add trials to one study. After every batch the best trial so far is
 written to `<sweep folder>/best_params.yaml`.
 """
