@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import math
+import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -151,9 +153,21 @@ class OptunaSweeper(Sweeper):
             sampler = instantiate(sampler)
         url = self.storage_url(sweep_dir)
         name = self.study_name or sweep_dir.resolve().name
-        study = optuna.create_study(
-            study_name=name, storage=url, sampler=sampler, direction=self.direction, load_if_exists=True
-        )
+        for attempt in range(5):
+            try:
+                study = optuna.create_study(
+                    study_name=name,
+                    storage=url,
+                    sampler=sampler,
+                    direction=self.direction,
+                    load_if_exists=True,
+                )
+                break
+            except Exception as err:  # workers starting together race to create the schema in a new database
+                if attempt == 4 or not type(err).__module__.startswith("sqlalchemy"):
+                    raise
+                log.info("storage busy (%s); retrying", type(err).__name__)
+                time.sleep(1.0 + random.random() * 2)
         log.info("Optuna study %r in %s: %d trials so far", name, url.split("@")[-1], len(study.trials))
         if not study.trials:
             for params in self.enqueue:  # tried first, in this order (a new study only)
