@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from hydra_plugins.imagelab_optuna_sweeper.optuna_sweeper import SearchSpaceError, distribution_of
+from hydra_plugins.imagelab_optuna_sweeper.optuna_sweeper import distribution_of
 from tests.conftest import make_cfg
 from tests.tiny_models import MODELS, SEARCH, SWEEP, run_cli, start_cli, tiny
 
@@ -33,9 +33,10 @@ def test_search_space_syntax():
     assert dist("a=tag(int, log, interval(8, 64))") == IntDistribution(8, 64, log=True)
     assert dist("a=tag(log, interval(1e-4, 1e-2))") == FloatDistribution(1e-4, 1e-2, log=True)
     assert dist("a=5") is None
-    with pytest.raises(SearchSpaceError, match="a: a log interval needs low > 0"):
+    # ValueError: Hydra's plugin scan may load the module a second time (another SearchSpaceError class)
+    with pytest.raises(ValueError, match="a: a log interval needs low > 0"):
         dist("a=tag(log, interval(0, 1))")
-    with pytest.raises(SearchSpaceError, match="range"):
+    with pytest.raises(ValueError, match="range"):
         dist("a=range(0.5, 2.5)")
 
 
