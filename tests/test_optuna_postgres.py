@@ -1,6 +1,6 @@
 """Two search workers add trials to one Optuna study in a real PostgreSQL server (as SLURM workers would).
 
-The server: IMAGELAB_TEST_POSTGRES_URL, default postgresql://imagelab:imagelab@localhost:5432/imagelab_test
+The server: IMAGELAB_TEST_POSTGRES_URL, default postgresql+psycopg2://imagelab:imagelab@localhost:5432/imagelab_test
 (`.ci/postgres` installs Debian's PostgreSQL, starts it and creates that role and database).
 Skipped only when no server answers at that address.
 """
@@ -19,7 +19,7 @@ from tests.test_optuna import search_args
 from tests.tiny_models import MODELS, start_cli
 
 URL = os.environ.get(
-    "IMAGELAB_TEST_POSTGRES_URL", "postgresql://imagelab:imagelab@localhost:5432/imagelab_test"
+    "IMAGELAB_TEST_POSTGRES_URL", "postgresql+psycopg2://imagelab:imagelab@localhost:5432/imagelab_test"
 )
 
 
@@ -50,7 +50,7 @@ def test_two_workers_share_one_postgres_study(tmp_path, model):
             "hydra.sweeper.sampler._target_=optuna.samplers.RandomSampler",
             f"hydra.sweeper.sampler.seed={i}",
         ]
-        sampler += ["~hydra.sweeper.sampler.n_startup_trials", *shared]
+        sampler += shared
         args = search_args(model, tmp_path / f"worker{i}", n_trials, sampler)
         workers.append(start_cli(args, tmp_path / f"worker{i}.log"))
     for i, proc in enumerate(workers):

@@ -6,7 +6,7 @@ trial's value. A job that fails, or returns None/NaN, is a failed trial and the 
 
 The study lives in a database: `sqlite:///<sweep folder>/optuna.db` by default, so rerunning the same
 command with `hydra.sweep.dir=<that folder>` resumes the search (trials a killed search left running are
-marked failed and their parameters re-queued); or any SQLAlchemy URL (`postgresql://...`), so that
+marked failed and their parameters re-queued); or any SQLAlchemy URL (`postgresql+psycopg2://...`), so that
 workers on several machines add trials to one study. After every batch the best trial so far is
 written to `<sweep folder>/best_params.yaml`.
 """
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import math
+import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +101,7 @@ class OptunaSweeper(Sweeper):
         sampler: dict | optuna.samplers.BaseSampler | None = None,
         params: dict | None = None,
         retry_interrupted: bool = True,
+        enqueue: list | None = None,
     ):
         super().__init__()
         if direction not in ("maximize", "minimize"):
@@ -109,6 +112,7 @@ class OptunaSweeper(Sweeper):
         self.storage, self.study_name = storage, study_name
         self.sampler_cfg, self.params = sampler, dict(params or {})
         self.retry_interrupted = retry_interrupted
+        self.enqueue = [dict(p) for p in (enqueue or [])]
         self.config: DictConfig | None = None
         self.launcher = None
         self.hydra_context: HydraContext | None = None
@@ -149,10 +153,25 @@ class OptunaSweeper(Sweeper):
             sampler = instantiate(sampler)
         url = self.storage_url(sweep_dir)
         name = self.study_name or sweep_dir.resolve().name
-        study = optuna.create_study(
-            study_name=name, storage=url, sampler=sampler, direction=self.direction, load_if_exists=True
-        )
+        for attempt in range(5):
+            try:
+                study = optuna.create_study(
+                    study_name=name,
+                    storage=url,
+                    sampler=sampler,
+                    direction=self.direction,
+                    load_if_exists=True,
+                )
+                break
+            except Exception as err:  # workers starting together race to create the schema in a new database
+                if attempt == 4 or not type(err).__module__.startswith("sqlalchemy"):
+                    raise
+                log.info("storage busy (%s); retrying", type(err).__name__)
+                time.sleep(1.0 + random.random() * 2)
         log.info("Optuna study %r in %s: %d trials so far", name, url.split("@")[-1], len(study.trials))
+        if not study.trials:
+            for params in self.enqueue:  # tried first, in this order (a new study only)
+                study.enqueue_trial(params)
         if self.retry_interrupted and url.startswith("sqlite"):
             # a single-machine study: trials still `running` belong to a search that was killed
             for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -189,8 +208,12 @@ class OptunaSweeper(Sweeper):
 
     @staticmethod
     def counted(study: optuna.Study) -> int:
-        """Trials that count toward n_trials: all (any worker's, queued ones too) but the interrupted ones."""
-        return sum(not t.user_attrs.get("interrupted") for t in study.get_trials(deepcopy=False))
+        """Trials that count toward n_trials: started ones (any worker's), not the interrupted ones.
+
+        Queued trials (`enqueue`, retries) are not counted: `ask()` hands them out first.
+        """
+        trials = study.get_trials(deepcopy=False)
+        return sum(t.state != TrialState.WAITING and not t.user_attrs.get("interrupted") for t in trials)
 
     # ---- the search -------------------------------------------------------------------------------------
     def sweep(self, arguments: list[str]) -> list:

@@ -51,6 +51,11 @@ class JobStatus:
     def finish(self, status: str, error: BaseException | str | None = None) -> None:
         message = None
         if error is not None:
+            if not isinstance(error, str):
+                seen = {id(error)}
+                while error.__cause__ is not None and id(error.__cause__) not in seen:  # the root cause, e.g.
+                    error = error.__cause__  # what a target raised inside Hydra's InstantiationException
+                    seen.add(id(error))
             message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
             if "Traceback" in message:  # e.g. a DDP child's error: keep its last line (the exception)
                 lines = [line for line in message.splitlines() if line.strip()]

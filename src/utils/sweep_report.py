@@ -222,6 +222,10 @@ def plot(jobs: list[Job], keys: list[str], metric: str, path: Path) -> Path | No
             ax.legend(fontsize=8)
     if categorical:
         ax.set_xticks(range(len(cats)), cats)
+    elif xkey is not None:
+        xs = sorted({x_of(j) for j in done})
+        if len(xs) <= 20 and all(x.is_integer() for x in xs):
+            ax.set_xticks(xs, [str(int(x)) for x in xs])  # integer sweeps (depth, sizes): no 2.5 ticks
     ax.set_xlabel(xkey or "job")
     ax.set_ylabel(metric)
     failed = sum(j.status == "failed" for j in jobs)
