@@ -10,6 +10,7 @@ import lightning.pytorch as pl
 from omegaconf import DictConfig, OmegaConf
 
 from src.utils.config_check import validate
+from src.utils.ddp import prepare_ddp_relaunch
 from src.utils.errors import ConfigError
 from src.utils.instantiate import build, build_all
 from src.utils.run_outputs import print_metrics, split_metrics, write_metrics
@@ -36,7 +37,13 @@ def resolve_ckpt(ckpt_path: str | None, run_dir: Path, key: str = "ckpt_path") -
 
 def plain_config(cfg: DictConfig) -> dict:
     """The resolved run config as nested dicts, without Hydra's own `hydra` node."""
-    return {k: OmegaConf.to_container(cfg._get_node(k), resolve=True) if OmegaConf.is_config(cfg._get_node(k)) else cfg[k] for k in cfg if k != "hydra"}
+    return {
+        k: OmegaConf.to_container(cfg._get_node(k), resolve=True)
+        if OmegaConf.is_config(cfg._get_node(k))
+        else cfg[k]
+        for k in cfg
+        if k != "hydra"
+    }
 
 
 def setup_run(cfg: DictConfig):
@@ -51,6 +58,7 @@ def setup_run(cfg: DictConfig):
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for lg in loggers:
         lg.log_hyperparams(plain_config(cfg))
+    prepare_ddp_relaunch(trainer)  # DDP popen inside a multirun: relaunch ranks as this job only
     return datamodule, model, trainer
 
 
@@ -84,8 +92,14 @@ def train(cfg: DictConfig) -> float | None:
         trainer.validate(model, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)
         metrics.update(split_metrics(trainer.callback_metrics, ("val/",)))
     if cfg.get("test", True):
-        ckpt = best if (best and not fast) else (None if cfg.get("train", True) else resolve_ckpt(cfg.get("ckpt_path"), run_dir))
-        trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True if ckpt else None)
+        ckpt = (
+            best
+            if (best and not fast)
+            else (None if cfg.get("train", True) else resolve_ckpt(cfg.get("ckpt_path"), run_dir))
+        )
+        trainer.test(
+            model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True if ckpt else None
+        )
         metrics.update(split_metrics(trainer.callback_metrics, ("test/",)))
     finish(cfg, trainer, metrics)
     value = metrics.get(cfg.get("optimized_metric") or "")

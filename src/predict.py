@@ -28,7 +28,9 @@ def load_weights(model: torch.nn.Module, ckpt_path: str) -> dict:
     model.on_load_checkpoint(checkpoint)
     missing, unexpected = model.load_state_dict(checkpoint["state_dict"], strict=False)
     if missing:
-        raise ConfigError("ckpt_path", f"{ckpt_path} does not fit this model config (missing {missing[:5]}...)")
+        raise ConfigError(
+            "ckpt_path", f"{ckpt_path} does not fit this model config (missing {missing[:5]}...)"
+        )
     return checkpoint
 
 

@@ -34,7 +34,9 @@ def background(rng: np.random.Generator, size: int) -> np.ndarray:
     return img
 
 
-def shape_mask(kind: str, xx: np.ndarray, yy: np.ndarray, cx: float, cy: float, r: float, aspect: float) -> np.ndarray:
+def shape_mask(
+    kind: str, xx: np.ndarray, yy: np.ndarray, cx: float, cy: float, r: float, aspect: float
+) -> np.ndarray:
     dx, dy = xx - cx, yy - cy
     if kind == "circle":
         return dx**2 + dy**2 <= r**2

@@ -76,11 +76,17 @@ def geometric_and_colour(cfg: AugmentConfig, size: tuple[int, int]) -> list:
     """The shared training augmentations (crop/scale, flips, affine, colour)."""
     steps: list = []
     if cfg.scale is not None:
-        steps.append(v2.RandomResizedCrop(size, scale=tuple(cfg.scale), ratio=tuple(cfg.ratio), antialias=True))
+        steps.append(
+            v2.RandomResizedCrop(size, scale=tuple(cfg.scale), ratio=tuple(cfg.ratio), antialias=True)
+        )
     else:
         steps.append(v2.Resize(size, antialias=True))
     if cfg.degrees or cfg.translate:
-        steps.append(v2.RandomAffine(degrees=cfg.degrees, translate=(cfg.translate, cfg.translate) if cfg.translate else None))
+        steps.append(
+            v2.RandomAffine(
+                degrees=cfg.degrees, translate=(cfg.translate, cfg.translate) if cfg.translate else None
+            )
+        )
     if cfg.hflip:
         steps.append(v2.RandomHorizontalFlip(cfg.hflip))
     if cfg.vflip:

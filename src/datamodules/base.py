@@ -23,12 +23,19 @@ def default_workers() -> int:
 class BaseDataModule(pl.LightningDataModule):
     task: str = ""
 
-    def __init__(self, batch_size: int = 16, num_workers: int | str = "auto", pin_memory: bool | str = "auto"):
+    def __init__(
+        self, batch_size: int = 16, num_workers: int | str = "auto", pin_memory: bool | str = "auto"
+    ):
         super().__init__()
         check(isinstance(batch_size, int) and batch_size >= 1, "batch_size", "an integer >= 1", batch_size)
         if num_workers == "auto":
             num_workers = default_workers()
-        check(isinstance(num_workers, int) and num_workers >= 0, "num_workers", "an integer >= 0 or 'auto'", num_workers)
+        check(
+            isinstance(num_workers, int) and num_workers >= 0,
+            "num_workers",
+            "an integer >= 0 or 'auto'",
+            num_workers,
+        )
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.pin_memory = torch.cuda.is_available() if pin_memory == "auto" else bool(pin_memory)
@@ -39,7 +46,9 @@ class BaseDataModule(pl.LightningDataModule):
     def collate(self, batch):
         return torch.utils.data.default_collate(batch)
 
-    def loader(self, dataset: Dataset, train: bool, batch_size: int | None = None, sampler=None) -> DataLoader:
+    def loader(
+        self, dataset: Dataset, train: bool, batch_size: int | None = None, sampler=None
+    ) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=batch_size or self.batch_size,

@@ -22,7 +22,11 @@ class TaskModule(pl.LightningModule):
     monitor: str = ""  # main validation metric (maximised)
 
     def __init__(
-        self, optim: dict | None = None, plot_every_n_epochs: int = 5, num_plot_images: int = 8, monitor: str | None = None
+        self,
+        optim: dict | None = None,
+        plot_every_n_epochs: int = 5,
+        num_plot_images: int = 8,
+        monitor: str | None = None,
     ):
         super().__init__()
         if monitor:
@@ -30,7 +34,9 @@ class TaskModule(pl.LightningModule):
         try:
             self.optim_cfg = OptimConfig(**(optim or {}))
         except TypeError as err:
-            raise ConfigError("optim", f"unknown key ({err}); allowed: {list(OptimConfig.__dataclass_fields__)}") from None
+            raise ConfigError(
+                "optim", f"unknown key ({err}); allowed: {list(OptimConfig.__dataclass_fields__)}"
+            ) from None
         except ConfigError as err:
             raise err from None
         self.plot_every_n_epochs = plot_every_n_epochs
@@ -42,10 +48,20 @@ class TaskModule(pl.LightningModule):
         losses = self.compute_losses(batch)
         self.check_finite(losses)
         bs = self.batch_size_of(batch)
-        self.log("train/loss", losses["loss"], prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
+        self.log(
+            "train/loss",
+            losses["loss"],
+            prog_bar=True,
+            on_step=True,
+            on_epoch=True,
+            batch_size=bs,
+            sync_dist=True,
+        )
         terms = {f"train/{k}": v.detach() for k, v in losses.items() if k != "loss"}
         if terms:
-            self.log_dict(terms, on_step=False, on_epoch=True, batch_size=bs)
+            self.log_dict(
+                terms, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True
+            )  # mean over DDP ranks
         return losses["loss"]
 
     def check_finite(self, losses: dict[str, torch.Tensor]) -> None:
@@ -85,7 +101,9 @@ class TaskModule(pl.LightningModule):
         if not trainer.training and trainer.state.fn != "fit":
             return True
         last = trainer.current_epoch + 1 >= (trainer.max_epochs or 0)
-        return last or (self.plot_every_n_epochs > 0 and (trainer.current_epoch + 1) % self.plot_every_n_epochs == 0)
+        return last or (
+            self.plot_every_n_epochs > 0 and (trainer.current_epoch + 1) % self.plot_every_n_epochs == 0
+        )
 
     @rank_zero_only
     def save_figure(self, fig: Any, name: str) -> Path:

@@ -68,7 +68,9 @@ def lr_factor(step: int, total: int, warmup: int, cfg: OptimConfig) -> float:
     return max(cfg.min_lr_ratio, 1 - progress)  # onecycle: linear decay after the warm-up peak
 
 
-def build_optimizer(modules: list[nn.Module], cfg: OptimConfig, total_steps: int, steps_per_epoch: int) -> dict:
+def build_optimizer(
+    modules: list[nn.Module], cfg: OptimConfig, total_steps: int, steps_per_epoch: int
+) -> dict:
     """The dict Lightning's `configure_optimizers` returns, with a per-step LambdaLR."""
     groups = param_groups(modules, cfg.weight_decay)
     if cfg.name == "sgd":

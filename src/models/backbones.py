@@ -18,15 +18,33 @@ from src.utils.errors import ConfigError, check
 class SmallCNN(nn.Module):
     """Conv-BN-SiLU stages, each halving the resolution: fast on CPU, trained from scratch."""
 
-    def __init__(self, in_channels: int = 3, widths: list[int] | tuple[int, ...] = (16, 32, 64, 128), blocks_per_stage: int = 1):
+    def __init__(
+        self,
+        in_channels: int = 3,
+        widths: list[int] | tuple[int, ...] = (16, 32, 64, 128),
+        blocks_per_stage: int = 1,
+    ):
         super().__init__()
-        check(len(widths) >= 1 and all(int(w) >= 1 for w in widths), "widths", "a non-empty list of positive ints", widths)
+        check(
+            len(widths) >= 1 and all(int(w) >= 1 for w in widths),
+            "widths",
+            "a non-empty list of positive ints",
+            widths,
+        )
         check(blocks_per_stage >= 1, "blocks_per_stage", "an integer >= 1", blocks_per_stage)
         layers, cin = [], in_channels
         for w in widths:
-            layers += [nn.Conv2d(cin, w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(w), nn.SiLU(inplace=True)]
+            layers += [
+                nn.Conv2d(cin, w, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(w),
+                nn.SiLU(inplace=True),
+            ]
             for _ in range(blocks_per_stage):
-                layers += [nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.SiLU(inplace=True)]
+                layers += [
+                    nn.Conv2d(w, w, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(w),
+                    nn.SiLU(inplace=True),
+                ]
             cin = w
         self.body = nn.Sequential(*layers)
         self.out_channels = int(widths[-1])
@@ -44,7 +62,9 @@ class TimmBackbone(nn.Module):
         import timm
 
         try:
-            self.body = timm.create_model(name, pretrained=False, features_only=True, out_indices=(out_index,), in_chans=in_channels)
+            self.body = timm.create_model(
+                name, pretrained=False, features_only=True, out_indices=(out_index,), in_chans=in_channels
+            )
         except RuntimeError as err:  # timm: "Unknown model (...)"
             raise ConfigError("name", f"{err}; see timm.list_models()") from None
         self.out_channels = int(self.body.feature_info.channels()[-1])
@@ -75,7 +95,9 @@ def read_state_dict(path: str | Path, key: str = "weights") -> dict[str, torch.T
     return state
 
 
-def load_local_weights(module: nn.Module, path: str | Path, key: str = "weights", prefixes=("", "body.", "module.")) -> int:
+def load_local_weights(
+    module: nn.Module, path: str | Path, key: str = "weights", prefixes=("", "body.", "module.")
+) -> int:
     """Load matching tensors from a local file into `module`; returns how many were loaded.
 
     Keys are matched after stripping common prefixes, so a plain timm/torchvision state dict loads into

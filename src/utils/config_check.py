@@ -86,10 +86,12 @@ def validate(cfg: DictConfig) -> None:
             missing.append(str(key))
     missing.sort()
     if missing:
-        raise ConfigError(missing[0], "is required but not set (give it on the command line: " f"{missing[0]}=...)")
+        raise ConfigError(
+            missing[0], f"is required but not set (give it on the command line: {missing[0]}=...)"
+        )
     for group in ("model", "data"):
         if cfg.get(group) is None:
-            raise ConfigError(group, "no config chosen; pick one with `" f"{group}=<name>`")
+            raise ConfigError(group, f"no config chosen; pick one with `{group}=<name>`")
         try:
             check_keys(cfg[group], group)
         except ConfigError as err:
@@ -99,6 +101,5 @@ def validate(cfg: DictConfig) -> None:
         choices = data_options_for(model_task)
         raise ConfigError(
             "data",
-            f"the model is a {model_task} model but the data is {data_task} data; "
-            f"choose data from {choices}",
+            f"the model is a {model_task} model but the data is {data_task} data; choose data from {choices}",
         )

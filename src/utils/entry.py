@@ -1,15 +1,23 @@
-"""Wraps an entry point: user errors (bad config, bad file) print as one line and exit non-zero."""
+"""Wraps an entry point: user errors (bad config, bad file) print as one line and exit non-zero.
+
+In a multirun (`-m`, or a search) a failing job does not stop the sweep when
+`sweep_continue_on_error: true` (the default): its error is logged and written to the job's
+`status.json`, the job returns None (an Optuna search records a failed trial) and the other jobs go on.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
+from src.utils.ddp import job_scope
 from src.utils.instantiate import user_error_in
+from src.utils.job_status import JobStatus
 
 log = logging.getLogger("imagelab")
 
@@ -21,20 +29,57 @@ def in_multirun() -> bool:
         return False
 
 
+def _run_dir(cfg) -> Path | None:
+    try:
+        return Path(cfg.paths.output_dir)
+    except Exception:  # no paths group (or no Hydra runtime): no status file
+        return None
+
+
+def finish_wandb(failed: bool) -> None:
+    """Close this job's W&B run (flushes an offline run file; marks a failed job's run as failed)."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish(exit_code=1 if failed else 0)
+
+
 def run_task(fn: Callable, cfg):
     """Run `fn(cfg)`; on a ConfigError/DataError print `Error: <key or file>: <what>` and exit 2.
 
-    In a multirun the error is re-raised so that the sweep's failure policy records the job.
+    In a multirun the error is logged and the job returns None (or, with
+    `sweep_continue_on_error=false`, re-raised so that Hydra stops the sweep).
     """
+    run_dir = _run_dir(cfg)
+    status = JobStatus(run_dir) if run_dir is not None else None
+    if status:
+        status.start()
     try:
-        return fn(cfg)
+        with job_scope():  # DDP state of this job does not leak into the next job of a multirun
+            value = fn(cfg)
+    except KeyboardInterrupt:
+        if status:
+            status.finish("interrupted", "KeyboardInterrupt")
+        finish_wandb(failed=True)
+        raise
     except Exception as err:
         user_err = user_error_in(err)
+        if status:
+            status.finish("failed", user_err or err)
+        finish_wandb(failed=True)
+        if in_multirun():
+            if not cfg.get("sweep_continue_on_error", True):
+                raise (user_err or err) from None
+            if user_err is None:
+                log.exception("job failed; the sweep goes on (sweep_continue_on_error=true)")
+            else:
+                log.error("job failed: %s; the sweep goes on (sweep_continue_on_error=true)", user_err)
+            return None
         if user_err is None:
             raise
         kind = "Config error" if type(user_err).__name__ == "ConfigError" else "Data error"
-        log.error("%s: %s", kind, user_err)
-        if in_multirun():
-            raise user_err from None
-        print(f"{kind}: {user_err}", file=sys.stderr)
+        log.error("%s: %s", kind, user_err)  # Hydra's job logging prints it and writes the log file
         sys.exit(2)
+    if status:
+        status.finish("ok")
+    finish_wandb(failed=False)
+    return value

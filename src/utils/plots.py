@@ -30,7 +30,9 @@ def class_colours(num_classes: int) -> np.ndarray:
     return colours
 
 
-def overlay(image: np.ndarray, mask: np.ndarray, colours: np.ndarray, ignore_index: int = 255, alpha=0.5) -> np.ndarray:
+def overlay(
+    image: np.ndarray, mask: np.ndarray, colours: np.ndarray, ignore_index: int = 255, alpha=0.5
+) -> np.ndarray:
     out = image.copy()
     valid = (mask != ignore_index) & (mask > 0)
     out[valid] = (1 - alpha) * out[valid] + alpha * colours[np.clip(mask[valid], 0, len(colours) - 1)]
@@ -45,7 +47,11 @@ def segmentation_grid(images, masks, preds, class_names, ignore_index: int = 255
     fig, axes = plt.subplots(n, 3, figsize=(6, 2 * n), squeeze=False)
     for i in range(n):
         img = to_display(images[i])
-        panels = (img, overlay(img, masks[i].numpy(), colours, ignore_index), overlay(img, preds[i].numpy(), colours, ignore_index))
+        panels = (
+            img,
+            overlay(img, masks[i].numpy(), colours, ignore_index),
+            overlay(img, preds[i].numpy(), colours, ignore_index),
+        )
         for ax, panel, title in zip(axes[i], panels, ("image", "true", "predicted")):
             ax.imshow(panel)
             ax.set_axis_off()

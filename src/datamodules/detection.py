@@ -1,0 +1,89 @@
+"""Detection DataModule: any reader (shapes, YOLO, COCO, VOC) + letterbox/mosaic/mix-up pipelines.
+
+Batches are `(images N×3×H×W float, targets)` with one dict per image: `boxes` (K×4 XYXY pixels of
+the network input), `labels` (int64, 0..C−1); evaluation targets also carry `orig_boxes`,
+`orig_labels`, `iscrowd`, `scale`, `orig_size`, `image_id` to score in original image pixels.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from src.data.det_transforms import (
+    RESIZE_MODES,
+    DetAugmentConfig,
+    DetectionEvalSet,
+    DetectionTrainSet,
+    collate_detection,
+)
+from src.data.transforms import IMAGENET_MEAN, IMAGENET_STD, augment_config, size_pair
+from src.datamodules.base import BaseDataModule
+from src.utils.errors import ConfigError, check, check_choice
+
+
+class DetectionDataModule(BaseDataModule):
+    task = "detection"
+
+    def __init__(
+        self,
+        reader,
+        num_classes: int,
+        image_size: int | list[int] = 64,
+        resize: str = "letterbox",
+        augment: dict | None = None,
+        mean: list[float] | None = IMAGENET_MEAN,
+        std: list[float] | None = IMAGENET_STD,
+        batch_size: int = 16,
+        num_workers: int | str = "auto",
+        pin_memory: bool | str = "auto",
+        root: str | None = None,
+    ):
+        super().__init__(batch_size, num_workers, pin_memory)
+        check(
+            isinstance(num_classes, int) and num_classes >= 1, "num_classes", "an integer >= 1", num_classes
+        )
+        check_choice(resize, "resize", RESIZE_MODES)
+        size = size_pair(image_size)
+        check(min(size) >= 16, "image_size", "at least 16 pixels", image_size)
+        self.reader, self.num_classes, self.image_size, self.resize = reader, num_classes, size, resize
+        self.augment = augment_config(augment, DetAugmentConfig)
+        self.mean, self.std = mean, std
+        self.root = root  # informational: readers take their own root
+        names = getattr(reader, "class_names", None)
+        if names is not None and len(names) != num_classes:
+            raise ConfigError(
+                "num_classes", f"is {num_classes} but the dataset has {len(names)} classes: {names}"
+            )
+        self.class_names = list(names) if names else [f"class_{i}" for i in range(num_classes)]
+        self.category_ids = list(getattr(reader, "category_ids", range(num_classes)))
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is None and stage in (None, "fit"):
+            self.train_set = DetectionTrainSet(
+                self.reader.dataset("train"), self.augment, self.image_size, self.resize, self.mean, self.std
+            )
+        if self.val_set is None and stage in (None, "fit", "validate", "test"):
+            self.val_set = DetectionEvalSet(
+                self.reader.dataset("val"), self.image_size, self.resize, self.mean, self.std
+            )
+        if self.test_set is None and stage in (None, "test"):
+            split = "test" if "test" in getattr(self.reader, "splits", ("train", "val", "test")) else "val"
+            self.test_set = DetectionEvalSet(
+                self.reader.dataset(split), self.image_size, self.resize, self.mean, self.std
+            )
+
+    def collate(self, batch):
+        return collate_detection(batch)
+
+    def train_box_sizes(self) -> torch.Tensor:
+        """(w, h) of the training boxes in network-input pixels (after letterbox/resize): for anchors."""
+        rows = (
+            self.reader.dataset("train").box_sizes() if self.train_set is None else self.train_set.box_sizes()
+        )
+        if not len(rows):
+            return torch.zeros(0, 2)
+        h, w = self.image_size
+        if self.resize == "stretch":
+            return rows[:, :2] * torch.stack([w / rows[:, 2], h / rows[:, 3]], 1)
+        r = torch.minimum(h / rows[:, 3], w / rows[:, 2])
+        return rows[:, :2] * r[:, None]

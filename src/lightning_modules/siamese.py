@@ -1,0 +1,237 @@
+"""Siamese face verifier: metric-learning losses, calibrated threshold, LFW-protocol metrics, plots.
+
+Training: batches `(images, identities)` → embeddings → the configured loss (src/losses/verification.py).
+Validation: pairs `(image_a, image_b, same, fold)` → scores (higher = same) → val/auroc, val/eer,
+val/tar_far1e-2, val/tar_far1e-3 and val/acc at the accuracy-maximising threshold, which is stored
+in the `threshold` buffer (so in every checkpoint) and used by `predict.py`.
+Test: the same over all pairs, plus the LFW protocol: test/acc is the mean 10-fold accuracy (each
+fold's threshold chosen on the other nine) and test/acc_std its spread; test/acc_val_threshold
+applies the stored validation threshold unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from src.lightning_modules.base import TaskModule
+from src.losses.verification import LossConfig, VerificationLoss
+from src.metrics.verification import accuracy, kfold_accuracy, roc_curve, verification_metrics
+from src.models.siamese import SiameseNet, check_distance, pair_score
+from src.utils.errors import ConfigError, check
+
+
+class Siamese(TaskModule):
+    task = "verification"
+    monitor = "val/auroc"
+
+    def __init__(
+        self,
+        encoder: dict | None = None,
+        reductor: dict | None = None,
+        distance: str = "euclidean",
+        loss: dict | None = None,
+        optim: dict | None = None,
+        plot_every_n_epochs: int = 5,
+        num_plot_images: int = 8,
+        plot_identities: int = 12,
+        monitor: str = "val/auroc",
+    ):
+        super().__init__(optim, plot_every_n_epochs, num_plot_images, monitor)
+        self.save_hyperparameters(logger=False)
+        check_distance(distance)
+        self.distance = distance
+        freeze_epochs = (encoder or {}).get("freeze_epochs", 0)
+        check(
+            isinstance(freeze_epochs, int) and freeze_epochs >= 0,
+            "encoder.freeze_epochs",
+            "an integer >= 0",
+            freeze_epochs,
+        )
+        self.freeze_epochs = freeze_epochs
+        self.net = SiameseNet(encoder, reductor)
+        try:
+            loss_cfg = LossConfig(**(loss or {}))
+        except TypeError as err:
+            raise ConfigError(
+                "loss", f"unknown key ({err}); allowed: {list(LossConfig.__dataclass_fields__)}"
+            ) from None
+        self.criterion = VerificationLoss(loss_cfg, distance, self.net.embedding_size)
+        self.plot_identities = plot_identities
+        # the decision threshold on scores, calibrated on validation pairs; saved with the weights
+        self.register_buffer("threshold", torch.tensor(math.nan))
+        self._outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images)
+
+    # ---- training -------------------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        dm = self._trainer.datamodule if self._trainer is not None else None
+        if stage == "fit" and self.criterion.needs_classes and dm is not None:
+            self.criterion.set_num_classes(dm.num_train_identities)
+            self.criterion.to(self.device)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Size arcface/cosface class centres from the checkpoint, so eval/predict need no training data."""
+        weight = checkpoint.get("state_dict", {}).get("criterion.fn.W")
+        if weight is not None and self.criterion.needs_classes:
+            self.criterion.set_num_classes(int(weight.shape[1]))
+
+    def compute_losses(self, batch) -> dict[str, torch.Tensor]:
+        images, labels = batch
+        return self.criterion(self(images), labels)
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        if self.current_epoch < self.freeze_epochs:  # encoder frozen for the first epochs: reductor warms up
+            for p in self.net.encoder.parameters():
+                p.grad = None
+
+    # ---- evaluation -------------------------------------------------------------------------------------
+    def _eval_step(self, batch) -> None:
+        a, b, same, fold = batch
+        scores = pair_score(self(a), self(b), self.distance)
+        self._outputs.append((scores.detach().float(), same.bool(), fold.long()))
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._eval_step(batch)
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._eval_step(batch)
+
+    def _gathered(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        scores, same, folds = (torch.cat(x) for x in zip(*self._outputs))
+        self._outputs = []
+        if self.trainer.world_size > 1:  # DDP: every rank scores its share of the pairs
+            scores, same, folds = (self.all_gather(x).flatten() for x in (scores, same, folds))
+        return scores.cpu(), same.cpu(), folds.cpu()
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._outputs:
+            return
+        scores, same, folds = self._gathered()
+        m = verification_metrics(scores, same)
+        if not self.trainer.sanity_checking:
+            self.threshold.fill_(m["threshold"])
+        for key in ("auroc", "eer", "acc", "tar_far1e-2", "tar_far1e-3", "threshold"):
+            self.log(f"val/{key}", m[key], prog_bar=key in ("auroc", "eer"))
+        if self.should_plot():
+            self._plots("val", scores, same, m)
+
+    def on_test_epoch_end(self) -> None:
+        if not self._outputs:
+            return
+        scores, same, folds = self._gathered()
+        m = verification_metrics(scores, same)
+        acc, acc_std, _ = (
+            kfold_accuracy(scores, same, folds) if len(torch.unique(folds)) >= 2 else (m["acc"], 0.0, [])
+        )
+        self.log("test/acc", acc)
+        self.log("test/acc_std", acc_std)
+        for key in ("auroc", "eer", "tar_far1e-2", "tar_far1e-3"):
+            self.log(f"test/{key}", m[key])
+        stored = float(self.threshold)
+        if math.isfinite(stored):
+            self.log("test/acc_val_threshold", accuracy(scores, same, stored))
+        if self.should_plot():
+            self._plots(
+                "test", scores, same, {**m, "threshold": stored if math.isfinite(stored) else m["threshold"]}
+            )
+
+    # ---- plots --------------------------------------------------------------------------------------------
+    def _plots(self, stage: str, scores: torch.Tensor, same: torch.Tensor, m: dict) -> None:
+        from src.utils.verification_plots import embedding_projection, roc_figure, score_histograms
+
+        far, tar, _ = roc_curve(scores, same)
+        neg = scores[~same]
+        threshold_far = float((neg >= m["threshold"]).double().mean()) if len(neg) else None
+        self.save_figure(
+            roc_figure(far, tar, m["auroc"], m["eer"], threshold_far, f"{stage} ROC"), f"{stage}_roc"
+        )
+        name = "cosine similarity" if self.distance == "cosine" else "−euclidean distance"
+        self.save_figure(
+            score_histograms(scores, same, m["threshold"], name, f"{stage} pair scores"), f"{stage}_scores"
+        )
+        dm = self._trainer.datamodule if self._trainer is not None else None
+        if dm is not None and hasattr(dm, "gallery"):
+            images, labels, names = dm.gallery(stage, self.plot_identities)
+            if len(images) >= 2:
+                emb = self.embed(images)
+                self.save_figure(
+                    embedding_projection(emb.numpy(), labels, names, f"{stage} embeddings (PCA)"),
+                    f"{stage}_embeddings",
+                )
+
+    @torch.no_grad()
+    def embed(self, images: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
+        """Embeddings of normalised images (N×3×H×W) in eval mode, returned on the CPU."""
+        was_training = self.training
+        self.eval()
+        out = torch.cat(
+            [
+                self(images[i : i + batch_size].to(self.device)).float().cpu()
+                for i in range(0, len(images), batch_size)
+            ]
+        )
+        self.train(was_training)
+        return out
+
+    # ---- prediction -----------------------------------------------------------------------------------
+    def predict_cli(self, cfg, datamodule, out_dir: Path) -> dict:
+        """`+pair=[a.jpg,b.jpg]`: score, stored threshold, decision; `+source=<folder>`: embeddings → .npz."""
+        from src.data.image_files import IMAGE_EXTENSIONS, is_image, read_image
+
+        crop = getattr(datamodule, "crop", None)
+        transform = datamodule.eval_tf
+
+        def load(paths: list[Path]) -> torch.Tensor:
+            return torch.stack([transform(read_image(p, crop)) for p in paths])
+
+        pair, source = cfg.get("pair"), cfg.get("source")
+        if pair is not None:
+            if len(pair) != 2:
+                raise ConfigError("pair", f"expected two image paths, +pair=[a.jpg,b.jpg] (got {list(pair)})")
+            emb = self.embed(load([Path(str(p)) for p in pair]))
+            score = float(pair_score(emb[:1], emb[1:], self.distance))
+            threshold = float(self.threshold)
+            decided = math.isfinite(threshold)
+            return {
+                "pair": [str(p) for p in pair],
+                "score": score,
+                "score_kind": "cosine similarity"
+                if self.distance == "cosine"
+                else "negative euclidean distance",
+                "threshold": threshold if decided else None,
+                "same": bool(score >= threshold) if decided else None,
+                "decision": ("same" if score >= threshold else "different")
+                if decided
+                else "no calibrated threshold in the checkpoint",
+            }
+        if source is not None:
+            root = Path(str(source)).expanduser()
+            if root.is_file():
+                files = [root]
+            elif root.is_dir():
+                files = sorted(p for p in root.rglob("*") if is_image(p))
+            else:
+                raise ConfigError("source", f"{root} is neither an image nor a folder")
+            if not files:
+                raise ConfigError("source", f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {root}")
+            emb = torch.cat([self.embed(load(files[i : i + 64])) for i in range(0, len(files), 64)])
+            out_dir.mkdir(parents=True, exist_ok=True)
+            target = out_dir / "embeddings.npz"
+            np.savez(
+                target,
+                embeddings=emb.numpy(),
+                paths=np.array([str(p) for p in files]),
+                identities=np.array([p.parent.name for p in files]),
+                threshold=np.array(float(self.threshold)),
+                distance=np.array(self.distance),
+            )
+            return {"embeddings": str(target), "images": len(files), "embedding_size": int(emb.shape[1])}
+        raise ConfigError(
+            "pair", "give two images (+pair=[a.jpg,b.jpg]) or a folder to embed (+source=<folder>)"
+        )

@@ -1,0 +1,101 @@
+"""The Siamese embedding network: encoder (shared backbone) → global pooling → reductor → embedding.
+
+Both images of a pair go through the same weights; a pair's score is "higher = same": the cosine
+similarity, or the negated euclidean distance. `distance(a, b, metric)` and `pair_score` are the one
+definition the losses, the metrics and prediction use.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from src.models.backbones import build_backbone
+from src.utils.errors import ConfigError, check, check_choice
+
+DISTANCES = ("euclidean", "cosine")
+
+
+def distance(a: torch.Tensor, b: torch.Tensor, metric: str) -> torch.Tensor:
+    """Row-wise distance of N×D embeddings: euclidean ‖a−b‖₂, or cosine 1 − cos(a, b) (in [0, 2])."""
+    if metric == "euclidean":
+        return (a - b).pow(2).sum(-1).clamp_min(1e-12).sqrt()  # clamp: finite gradient at a == b
+    return 1 - nn.functional.cosine_similarity(a, b, dim=-1)
+
+
+def pairwise_distance(x: torch.Tensor, metric: str) -> torch.Tensor:
+    """N×N distances between the rows of `x` (same definitions as `distance`)."""
+    if metric == "euclidean":
+        sq = (x.unsqueeze(1) - x.unsqueeze(0)).pow(2).sum(-1)
+        return sq.clamp_min(1e-12).sqrt()
+    xn = nn.functional.normalize(x, dim=-1)
+    return 1 - xn @ xn.T
+
+
+def pair_score(a: torch.Tensor, b: torch.Tensor, metric: str) -> torch.Tensor:
+    """Verification score, higher = same: cosine similarity, or −euclidean distance."""
+    if metric == "cosine":
+        return nn.functional.cosine_similarity(a, b, dim=-1)
+    return -distance(a, b, metric)
+
+
+class Reductor(nn.Sequential):
+    """Dense layers (Linear-BN-ReLU, optional dropout) to `embedding_size`; the last Linear is plain."""
+
+    def __init__(self, in_features: int, dims: list[int], embedding_size: int, dropout: float = 0.0):
+        check(all(int(d) >= 1 for d in dims), "reductor.dims", "a list of positive layer widths", dims)
+        check(
+            isinstance(embedding_size, int) and embedding_size >= 2,
+            "reductor.embedding_size",
+            "an integer >= 2",
+            embedding_size,
+        )
+        check(0 <= dropout < 1, "reductor.dropout", "a value in [0, 1)", dropout)
+        layers: list[nn.Module] = []
+        width = in_features
+        for d in dims:
+            layers += [nn.Linear(width, int(d), bias=False), nn.BatchNorm1d(int(d)), nn.ReLU(inplace=True)]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = int(d)
+        layers.append(nn.Linear(width, embedding_size))
+        super().__init__(*layers)
+
+
+class SiameseNet(nn.Module):
+    """images N×C×H×W → embeddings N×`embedding_size` (L2-normalised when `normalize`)."""
+
+    def __init__(self, encoder: dict | None = None, reductor: dict | None = None):
+        super().__init__()
+        enc = dict(encoder or {})
+        enc.pop("freeze_epochs", None)  # handled by the LightningModule
+        try:
+            self.encoder = build_backbone(**enc)
+        except TypeError as err:
+            raise ConfigError(
+                "encoder", f"{err}; allowed: name, in_channels, widths, blocks_per_stage, weights, freeze"
+            ) from None
+        except ConfigError as err:
+            raise err.under("encoder") from None
+        red = {"dims": [128], "embedding_size": 64, "normalize": True, "dropout": 0.0, **(reductor or {})}
+        unknown = set(red) - {"dims", "embedding_size", "normalize", "dropout"}
+        if unknown:
+            raise ConfigError(
+                "reductor",
+                f"unknown key(s) {sorted(unknown)}; allowed: dims, embedding_size, normalize, dropout",
+            )
+        self.normalize = bool(red.pop("normalize"))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.reductor = Reductor(
+            self.encoder.out_channels, list(red["dims"]), red["embedding_size"], red["dropout"]
+        )
+        self.embedding_size = red["embedding_size"]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        features = self.pool(self.encoder(images)).flatten(1)
+        emb = self.reductor(features)
+        return nn.functional.normalize(emb, dim=-1) if self.normalize else emb
+
+
+def check_distance(metric: str) -> None:
+    check_choice(metric, "distance", DISTANCES)

@@ -1,0 +1,139 @@
+"""Optuna searches (hydra/sweeper=imagelab_optuna): search space, failed trials, best params, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import optuna
+import pytest
+import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState
+
+from hydra_plugins.imagelab_optuna_sweeper.optuna_sweeper import SearchSpaceError, distribution_of
+from tests.conftest import make_cfg
+from tests.tiny_models import MODELS, SEARCH, run_cli, start_cli, tiny
+
+
+def dist(line: str):
+    return distribution_of(OverridesParser.create().parse_overrides([line])[0])
+
+
+def test_search_space_syntax():
+    assert dist("a=choice(2, 3, 4)") == CategoricalDistribution([2, 3, 4])
+    assert dist("a=2,3") == CategoricalDistribution([2, 3])
+    assert dist("a=range(2, 8, 2)") == IntDistribution(2, 6, step=2)
+    assert dist("a=interval(0.1, 1.0)") == FloatDistribution(0.1, 1.0)
+    assert dist("a=tag(int, interval(1, 9))") == IntDistribution(1, 9)
+    assert dist("a=tag(int, log, interval(8, 64))") == IntDistribution(8, 64, log=True)
+    assert dist("a=tag(log, interval(1e-4, 1e-2))") == FloatDistribution(1e-4, 1e-2, log=True)
+    assert dist("a=5") is None
+    with pytest.raises(SearchSpaceError, match="a: a log interval needs low > 0"):
+        dist("a=tag(log, interval(0, 1))")
+    with pytest.raises(SearchSpaceError, match="range"):
+        dist("a=range(0.5, 2.5)")
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_search_configs_compose(tmp_path, model):
+    """Each model's search composes, maximises the model's monitor and searches valid keys."""
+    name, _ = SEARCH[model]
+    cfg = make_cfg(tmp_path, [f"hparams_search={name}"])
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("OptunaSweeper") and sweeper.direction == "maximize"
+    assert cfg.optimized_metric == cfg.model.monitor
+    assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
+    for key in sweeper.params:  # every searched key exists in the model's config
+        assert key.startswith("model.") and key.split(".", 1)[1].split(".")[0] in cfg.model, key
+
+
+def search_args(
+    model: str, sweep_dir, n_trials: int, sampler: list[str], params: dict[str, str] | None = None
+):
+    name, space = SEARCH[model]
+    space = params or space
+    flat = ", ".join(f"{k}: '{v}'" for k, v in space.items())
+    return [
+        f"hparams_search={name}",
+        *tiny(model, "trainer.max_epochs=1", "test=false"),
+        f"hydra.sweep.dir={sweep_dir}",
+        f"hydra.sweeper.n_trials={n_trials}",
+        f"hydra.sweeper.params={{{flat}}}",
+        *sampler,
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", MODELS)
+def test_failed_trial_does_not_end_the_search(tmp_path, model):
+    key, (good, _), bad = __import__("tests.tiny_models", fromlist=["SWEEP"]).SWEEP[model]
+    grid = f"{{{key}: [{bad}, {good}]}}"
+    sampler = [
+        "hydra.sweeper.sampler._target_=optuna.samplers.GridSampler",
+        f"+hydra.sweeper.sampler.search_space={grid}",
+    ]
+    sampler += ["~hydra.sweeper.sampler.seed", "~hydra.sweeper.sampler.n_startup_trials"]
+    proc = run_cli(search_args(model, tmp_path, 2, sampler, {key: f"choice({bad}, {good})"}))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    best = yaml.safe_load((tmp_path / "best_params.yaml").read_text())
+    assert best["n_trials"] == 2 and best["n_complete"] == 1 and best["n_fail"] == 1
+    assert str(best["best_params"][key]) == good
+    # the value the search maximised is the model's monitor in the best trial's metrics.json
+    metrics = json.loads((tmp_path / str(best["best_trial"]) / "metrics.json").read_text())
+    assert best["metric"] == make_cfg(tmp_path / "c", tiny(model)).model.monitor
+    assert best["best_value"] == pytest.approx(metrics[best["metric"]])
+    study = optuna.load_study(study_name=best["study_name"], storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    assert sorted(t.state.name for t in study.trials) == ["COMPLETE", "FAIL"]
+    summary = (tmp_path / "summary.md").read_text()
+    assert "failed" in summary and key in summary and (tmp_path / "summary.png").is_file()
+
+
+def _count(db, states):
+    try:
+        [summary] = optuna.get_all_study_summaries(storage=f"sqlite:///{db}")
+        study = optuna.load_study(study_name=summary.study_name, storage=f"sqlite:///{db}")
+        return sum(t.state in states for t in study.trials)
+    except Exception:  # the database is not created yet
+        return 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", MODELS)
+def test_killed_search_resumes(tmp_path, model):
+    sweep, n_trials = tmp_path / "search", 3
+    sampler = ["hydra.sweeper.sampler._target_=optuna.samplers.RandomSampler", "hydra.sweeper.sampler.seed=0"]
+    sampler += ["~hydra.sweeper.sampler.n_startup_trials"]
+    args = search_args(model, sweep, n_trials, sampler)
+    proc = start_cli(args, tmp_path / "first.log")
+    db = sweep / "optuna.db"
+    deadline = time.monotonic() + 300
+    while _count(db, (TrialState.COMPLETE,)) < 1 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole search dies, mid-trial or between trials
+    proc.wait()
+    first_complete = _count(db, (TrialState.COMPLETE,))
+    assert 1 <= first_complete < n_trials
+
+    resumed = run_cli(args)  # the same command, the same sweep folder: the study goes on
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    study = optuna.load_study(study_name=sweep.name, storage=f"sqlite:///{db}")
+    interrupted = [t for t in study.trials if t.user_attrs.get("interrupted")]
+    assert all(t.state == TrialState.FAIL for t in interrupted)
+    retried = [t for t in study.trials if "retry_of" in t.user_attrs]
+    assert len(retried) == len(interrupted)
+    for t in retried:  # an interrupted trial's parameters are run again
+        assert t.params == study.trials[t.user_attrs["retry_of"]].params and t.state == TrialState.COMPLETE
+    assert sum(t.state == TrialState.COMPLETE for t in study.trials) == n_trials
+    assert (
+        "Optuna study" in resumed.stdout + resumed.stderr
+        and f"{first_complete + len(interrupted)} trials so far" in (resumed.stdout + resumed.stderr)
+    )
+    best = yaml.safe_load((sweep / "best_params.yaml").read_text())
+    assert best["n_complete"] == n_trials and best["best_value"] == pytest.approx(study.best_value)
+    rows = (sweep / "summary.csv").read_text().strip().splitlines()[1:]
+    assert len(rows) == len(study.trials)

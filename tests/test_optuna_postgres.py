@@ -1,0 +1,73 @@
+"""Two search workers add trials to one Optuna study in a real PostgreSQL server (as SLURM workers would).
+
+The server: IMAGELAB_TEST_POSTGRES_URL, default postgresql://imagelab:imagelab@localhost:5432/imagelab_test
+(`.ci/postgres` installs Debian's PostgreSQL, starts it and creates that role and database).
+Skipped only when no server answers at that address.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from tests.test_optuna import search_args
+from tests.tiny_models import MODELS, start_cli
+
+URL = os.environ.get(
+    "IMAGELAB_TEST_POSTGRES_URL", "postgresql://imagelab:imagelab@localhost:5432/imagelab_test"
+)
+
+
+def server_reachable(url: str) -> bool:
+    try:
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("select 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", MODELS)
+def test_two_workers_share_one_postgres_study(tmp_path, model):
+    if not server_reachable(URL):
+        pytest.skip(f"no PostgreSQL server at {URL.split('@')[-1]} (run .ci/postgres to start one)")
+    study_name = f"test-{model}-{uuid.uuid4().hex[:8]}"
+    n_trials = 4
+    shared = [f"hydra.sweeper.storage={URL}", f"hydra.sweeper.study_name={study_name}"]
+    workers = []
+    for i in range(2):
+        sampler = [
+            "hydra.sweeper.sampler._target_=optuna.samplers.RandomSampler",
+            f"hydra.sweeper.sampler.seed={i}",
+        ]
+        sampler += ["~hydra.sweeper.sampler.n_startup_trials", *shared]
+        args = search_args(model, tmp_path / f"worker{i}", n_trials, sampler)
+        workers.append(start_cli(args, tmp_path / f"worker{i}.log"))
+    for i, proc in enumerate(workers):
+        assert proc.wait(timeout=600) == 0, (tmp_path / f"worker{i}.log").read_text()[-3000:]
+    study = optuna.load_study(study_name=study_name, storage=URL)
+    try:
+        assert len(study.trials) == n_trials
+        assert all(t.state == TrialState.COMPLETE for t in study.trials)
+        ran = [
+            sorted(int(p.name) for p in (tmp_path / f"worker{i}").iterdir() if p.name.isdigit())
+            for i in range(2)
+        ]
+        assert all(ran), ran  # both workers ran trials...
+        assert sorted(ran[0] + ran[1]) == list(range(n_trials))  # ...each trial once, numbered study-wide
+        bests = [yaml.safe_load((tmp_path / f"worker{i}" / "best_params.yaml").read_text()) for i in range(2)]
+        assert all(b["study_name"] == study_name for b in bests)
+        last = max(bests, key=lambda b: b["n_trials"])  # the worker that finished last saw every trial
+        assert last["n_trials"] == n_trials and last["best_value"] == pytest.approx(study.best_value)
+    finally:
+        optuna.delete_study(study_name=study_name, storage=URL)

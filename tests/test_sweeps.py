@@ -1,0 +1,158 @@
+"""Multirun sweeps: a failed job does not stop the others; summary.csv/md/png; `python -m src.report`."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from src.report import main as report_main
+from src.utils.sweep_report import write_summary
+from src.utils.wandb_records import summarize
+from tests.tiny_models import MODELS, SWEEP, run_cli, tiny
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", MODELS)
+def test_sweep_with_a_failing_job_reports_every_job(tmp_path, model):
+    key, (a, b), bad = SWEEP[model]
+    sweep = tmp_path / "sweep"
+    args = ["-m", *tiny(model, "trainer.max_epochs=1", "test=false", "logger=wandb"), f"{key}={a},{bad},{b}"]
+    proc = run_cli([*args, f"hydra.sweep.dir={sweep}"])
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")) == [
+        "0",
+        "1",
+        "2",
+    ]
+
+    rows = read_csv(sweep / "summary.csv")
+    assert [r[key] for r in rows] == [a, bad, b]
+    assert [r["status"] for r in rows] == ["ok", "failed", "ok"]
+    assert key in rows[1]["error"] and "Error" in rows[1]["error"]
+    monitor = yaml.safe_load((sweep / "0" / ".hydra" / "config.yaml").read_text())["model"]["monitor"]
+    for i in (0, 2):
+        metrics = json.loads((sweep / str(i) / "metrics.json").read_text())
+        assert float(rows[i][monitor]) == pytest.approx(metrics[monitor])
+        assert float(rows[i]["runtime_s"]) > 0
+    assert rows[1][monitor] == ""
+    md = (sweep / "summary.md").read_text()
+    assert "3 jobs: 2 ok, 1 failed" in md and f"| {key} |" in md and md.count("\n| ") == 4  # header + 3 rows
+    assert (sweep / "summary.png").stat().st_size > 1000
+    assert "job 1 failed" in out
+
+    # W&B: one run per job, grouped by the sweep, named after the model and job, overrides in the config
+    runs = {}
+    for i in (0, 1, 2):
+        [file] = (sweep / str(i) / "wandb").glob("offline-run-*/run-*.wandb")
+        runs[i] = summarize(file)
+    assert len({r["run"]["id"] for r in runs.values()}) == 3
+    assert {r["run"]["group"] for r in runs.values()} == {sweep.name}
+    assert [r["run"]["name"] for r in runs.values()] == [f"{model}-0", f"{model}-1", f"{model}-2"]
+    assert f"{key}={a}" in runs[0]["config"]["overrides"] and runs[2]["config"]["job_num"] == 2
+
+    # the report command rebuilds the same summary
+    before = (sweep / "summary.csv").read_text()
+    for name in ("summary.csv", "summary.md", "summary.png"):
+        (sweep / name).unlink()
+    assert report_main([str(sweep), "--quiet"]) == 0
+    assert (sweep / "summary.csv").read_text() == before and (sweep / "summary.png").is_file()
+
+
+def fake_job(sweep: Path, name: str, overrides: list[str], metrics: dict | None, status: dict | None):
+    run = sweep / name
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    (run / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"model": {"monitor": "val/score"}}))
+    if metrics is not None:
+        (run / "metrics.json").write_text(json.dumps(metrics))
+    if status is not None:
+        (run / "status.json").write_text(json.dumps(status))
+
+
+def test_report_on_a_running_sweep(tmp_path):
+    """Finished, failed, still running and not-yet-started jobs; two varied keys; per-class metrics only in CSV."""
+    common = ["model=x", "trainer.max_epochs=3"]
+    ok = {"status": "ok", "runtime_s": 12.5}
+    fake_job(
+        tmp_path, "0", [*common, "a=1", "b=x"], {"val/score": 0.5, "test/score": 0.4, "val/iou_cat": 0.1}, ok
+    )
+    fake_job(
+        tmp_path, "1", [*common, "a=2", "b=x"], {"val/score": 0.7, "test/score": 0.6, "val/iou_cat": 0.2}, ok
+    )
+    fake_job(
+        tmp_path, "2", [*common, "a=1", "b=y"], None, {"status": "failed", "error": "ValueError: boom | bad"}
+    )
+    fake_job(tmp_path, "3", [*common, "a=2", "b=y"], None, {"status": "running"})
+    fake_job(tmp_path, "10", [*common, "a=3", "b=y"], None, None)  # started, no status yet
+    result = write_summary(tmp_path)
+    assert result["varied"] == ["a", "b"] and result["monitor"] == "val/score"
+    rows = read_csv(tmp_path / "summary.csv")
+    assert [r["job"] for r in rows] == ["0", "1", "2", "3", "10"]  # numeric order
+    assert list(rows[0])[:5] == ["job", "a", "b", "val/score", "test/score"]
+    assert [r["status"] for r in rows] == ["ok", "ok", "failed", "running", "running"]
+    assert rows[2]["error"] == "ValueError: boom | bad" and rows[1]["val/iou_cat"] == "0.2"
+    md = (tmp_path / "summary.md").read_text()
+    assert (
+        "iou_cat" not in md and "boom \\| bad" in md and "model" not in md.split("\n| job")[1].split("\n")[0]
+    )
+    assert "best: job 1 (a=2 b=x) = 0.7000" in md
+    assert (tmp_path / "summary.png").is_file()
+
+
+def test_report_command_errors(tmp_path, capsys):
+    assert report_main([str(tmp_path / "missing")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    assert report_main([str(tmp_path)]) == 2
+    assert "no run folders" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("launcher", "target"),
+    [
+        ("local", "BasicLauncher"),
+        ("joblib", "JoblibLauncher"),
+        ("submitit_local", "LocalLauncher"),
+        ("submitit_slurm", "SlurmLauncher"),
+    ],
+)
+def test_launcher_configs_compose(tmp_path, launcher, target):
+    from tests.conftest import make_cfg
+
+    cfg = make_cfg(tmp_path, [f"launcher={launcher}"])
+    assert cfg.hydra.launcher._target_.endswith(target)
+    if launcher == "submitit_slurm":
+        for key in (
+            "partition",
+            "gpus_per_node",
+            "tasks_per_node",
+            "timeout_min",
+            "nodes",
+            "cpus_per_task",
+            "mem_gb",
+        ):
+            assert key in cfg.hydra.launcher, key
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", MODELS)
+def test_submitit_local_launcher_runs_a_sweep(tmp_path, model):
+    """The submitit code path (pickled jobs in submitit's own processes), as on SLURM, on this machine."""
+    key, (a, b), _ = SWEEP[model]
+    sweep = tmp_path / "sweep"
+    args = ["-m", "launcher=submitit_local", *tiny(model, "trainer.max_epochs=1", "test=false")]
+    proc = run_cli([*args, f"{key}={a},{b}", f"hydra.sweep.dir={sweep}"])
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    rows = read_csv(sweep / "summary.csv")
+    assert [r[key] for r in rows] == [a, b] and [r["status"] for r in rows] == ["ok", "ok"]
+    assert all((sweep / str(i) / "metrics.json").is_file() for i in (0, 1))
+    assert list((sweep / ".submitit").iterdir())  # submitit's job folders

@@ -1,0 +1,91 @@
+"""Tiny overrides per model for the sweep / search / W&B / resume / DDP tests, in one place.
+
+Add an entry when a model lands on main (`siamese`, `yolo`): every test of tests/test_sweeps.py,
+test_optuna*.py, test_wandb.py, test_resume.py and test_ddp.py is parametrised over MODELS.
+Each entry: the overrides that make one epoch take a second or two on CPU, and a cheap swept key
+with two valid values and one invalid value (for the failed-job row of a sweep).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# overrides of a tiny CPU run (no progress bar, no workers)
+COMMON = [
+    "trainer.accelerator=cpu",
+    "++trainer.enable_progress_bar=false",
+    "callbacks.rich_progress_bar=null",
+]
+
+TINY: dict[str, list[str]] = {
+    "unet": [
+        "model=unet",
+        "model.depth=2",
+        "model.base_channels=8",
+        "data.image_size=32",
+        "data.reader.num_train=16",
+        "data.reader.num_val=8",
+        "data.reader.num_test=8",
+        "data.batch_size=8",
+        "data.num_workers=0",
+    ],
+}
+
+# (key, two valid values, one invalid value) to sweep per model
+SWEEP: dict[str, tuple[str, list[str], str]] = {
+    "unet": ("model.depth", ["1", "2"], "0"),
+}
+
+# the search config of each model and a cheap search space for it
+SEARCH: dict[str, tuple[str, dict[str, str]]] = {
+    "unet": (
+        "unet_optuna",
+        {"model.depth": "choice(1, 2)", "model.optim.lr": "tag(log, interval(1e-3, 1e-2))"},
+    ),
+}
+
+MODELS = [m for m in TINY if (ROOT / "conf" / "model" / f"{m}.yaml").is_file()]
+
+
+def tiny(model: str, *extra: str) -> list[str]:
+    return [*TINY[model], *COMMON, *extra]
+
+
+def run_cli(args: list[str], timeout: float = 600, project_root: Path | None = None, **kwargs):
+    """`python train.py <args>` in the project root (as a user types it); returns the CompletedProcess."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "1"}
+    if project_root is not None:
+        env["PROJECT_ROOT"] = str(project_root)  # paths.root_dir: where logs/ and data/ go
+    return subprocess.run(
+        [sys.executable, "train.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
+
+
+def start_cli(args: list[str], log_path: Path):
+    """`python train.py <args>` in the background (own process group), output to `log_path`."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "1"}
+    out = open(log_path, "w")  # noqa: SIM115 (closed with the process by the caller's kill/wait)
+    return subprocess.Popen(
+        [sys.executable, "train.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
