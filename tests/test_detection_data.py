@@ -352,3 +352,21 @@ def test_fast_dev_run_on_file_formats(tmp_path, fmt):
     cfg = make_cfg(tmp_path / "run", overrides)
     run_train(cfg)
     assert "val/map50" in json.loads((tmp_path / "run" / "metrics.json").read_text())
+
+
+def test_file_configs_name_missing_root_and_num_classes(tmp_path):
+    from hydra.core.hydra_config import HydraConfig
+
+    from src.pipeline import setup_run
+    from tests.conftest import make_cfg
+
+    def setup(overrides):
+        cfg = make_cfg(tmp_path, overrides)
+        HydraConfig.instance().set_config(cfg)
+        return setup_run(cfg)
+
+    with pytest.raises(ConfigError, match="data.root"):
+        setup(["model=yolo", "data=yolo"])
+    root = write_yolo(tmp_path / "ds", scenes(2))
+    with pytest.raises(ConfigError, match=r"data.num_classes.*set data.num_classes=3"):
+        setup(["model=yolo", "data=yolo", f"data.root={root}"])

@@ -180,7 +180,6 @@ def test_fast_dev_run(tmp_path, model):
     )
 
 
-@pytest.mark.slow
 def test_custom_map_iou_thresholds_and_predict(tmp_path):
     cfg = make_cfg(
         tmp_path,

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from src.data.det_scan import RecordDataset, cached_scan, check_box, image_size_of, make_record
-from src.utils.errors import ConfigError, DataError
+from src.utils.errors import ConfigError, DataError, check
 
 
 class CocoDet:
@@ -19,7 +19,7 @@ class CocoDet:
 
     def __init__(
         self,
-        root: str,
+        root: str | None,
         train_images: str = "train2017",
         train_annotations: str = "annotations/instances_train2017.json",
         val_images: str = "val2017",
@@ -28,6 +28,7 @@ class CocoDet:
         test_annotations: str | None = None,
         classes: list[str] | None = None,
     ):
+        check(bool(root), "root", "the COCO dataset folder: set data.root=<path>", root)
         self.root = Path(root).expanduser()
         self.paths = {"train": (train_images, train_annotations), "val": (val_images, val_annotations)}
         if test_images and test_annotations:

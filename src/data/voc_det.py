@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from src.data.det_scan import RecordDataset, cached_scan, check_box, image_size_of, make_record
-from src.utils.errors import ConfigError, DataError
+from src.utils.errors import ConfigError, DataError, check
 
 VOC_CLASSES = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -58,7 +58,7 @@ class VocDet:
 
     def __init__(
         self,
-        root: str,
+        root: str | None,
         year: str | int = "2007",
         classes: list[str] | None = None,
         train_split: str = "train",
@@ -66,6 +66,7 @@ class VocDet:
         test_split: str | None = None,
         train_difficult: bool = True,
     ):
+        check(bool(root), "root", "the folder holding VOCdevkit: set data.root=<path>", root)
         self.dir = find_year_dir(Path(root).expanduser(), str(year))
         self.class_names = list(classes) if classes else list(VOC_CLASSES)
         if len(set(self.class_names)) != len(self.class_names):

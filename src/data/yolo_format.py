@@ -23,7 +23,7 @@ from src.data.det_scan import (
     list_images,
     make_record,
 )
-from src.utils.errors import ConfigError, DataError
+from src.utils.errors import ConfigError, DataError, check
 
 
 def label_path_for(image: Path) -> Path:
@@ -70,7 +70,8 @@ def parse_label_file(path: Path, width: int, height: int, num_classes: int) -> t
 class YoloDet:
     """Reader of a YOLO-format dataset; `root` is the folder holding `yaml_name` (or the yaml itself)."""
 
-    def __init__(self, root: str, yaml_name: str = "data.yaml"):
+    def __init__(self, root: str | None, yaml_name: str = "data.yaml"):
+        check(bool(root), "root", "the dataset folder holding data.yaml: set data.root=<path>", root)
         root_path = Path(root).expanduser()
         self.yaml_path = root_path if root_path.suffix in (".yaml", ".yml") else root_path / yaml_name
         if not self.yaml_path.is_file():

@@ -27,7 +27,7 @@ class DetectionDataModule(BaseDataModule):
     def __init__(
         self,
         reader,
-        num_classes: int,
+        num_classes: int | None,
         image_size: int | list[int] = 64,
         resize: str = "letterbox",
         augment: dict | None = None,
@@ -39,6 +39,14 @@ class DetectionDataModule(BaseDataModule):
         root: str | None = None,
     ):
         super().__init__(batch_size, num_workers, pin_memory)
+        names = getattr(reader, "class_names", None)
+        if num_classes is None:
+            hint = (
+                f"the dataset has {len(names)} classes {names}: set data.num_classes={len(names)}"
+                if names
+                else ""
+            )
+            raise ConfigError("num_classes", f"is required (the model is built with it); {hint}")
         check(
             isinstance(num_classes, int) and num_classes >= 1, "num_classes", "an integer >= 1", num_classes
         )
@@ -48,8 +56,7 @@ class DetectionDataModule(BaseDataModule):
         self.reader, self.num_classes, self.image_size, self.resize = reader, num_classes, size, resize
         self.augment = augment_config(augment, DetAugmentConfig)
         self.mean, self.std = mean, std
-        self.root = root  # informational: readers take their own root
-        names = getattr(reader, "class_names", None)
+        self.root = root  # informational: readers take their own root (${data.root})
         if names is not None and len(names) != num_classes:
             raise ConfigError(
                 "num_classes", f"is {num_classes} but the dataset has {len(names)} classes: {names}"
