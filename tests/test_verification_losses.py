@@ -62,7 +62,9 @@ def test_triplet_all_is_mean_over_nonzero_triplets():
                     terms.append(max(0.0, euclid(a, p) - euclid(a, n) + m))
     nonzero = [t for t in terms if t > 0]
     expected = sum(nonzero) / len(nonzero)
-    assert float(make("triplet", margin=m, mining="all")(EMB, LABELS)["loss"]) == pytest.approx(expected, rel=1e-5)
+    assert float(make("triplet", margin=m, mining="all")(EMB, LABELS)["loss"]) == pytest.approx(
+        expected, rel=1e-5
+    )
 
 
 def test_triplet_batch_hard_is_mean_over_anchors():
@@ -73,7 +75,9 @@ def test_triplet_batch_hard_is_mean_over_anchors():
         hardest_neg = min(euclid(a, n) for n in range(4) if LABELS[n] != LABELS[a])
         terms.append(max(0.0, hardest_pos - hardest_neg + m))
     expected = sum(terms) / len(terms)
-    assert float(make("triplet", margin=m, mining="hard")(EMB, LABELS)["loss"]) == pytest.approx(expected, rel=1e-5)
+    assert float(make("triplet", margin=m, mining="hard")(EMB, LABELS)["loss"]) == pytest.approx(
+        expected, rel=1e-5
+    )
 
 
 def margin_softmax_reference(emb, labels, w, scale, target_logit):
@@ -89,7 +93,9 @@ def test_arcface_formula():
     loss = make("arcface", margin=0.5, scale=10.0, num_classes=2)
     w = torch.tensor([[1.0, 0.2], [0.1, 1.0]])  # embedding_size × num_classes, as in PML
     loss.fn.W.data.copy_(w)
-    expected = margin_softmax_reference(EMB[1:], LABELS[1:], w, 10.0, lambda c: torch.cos(torch.acos(c) + 0.5))
+    expected = margin_softmax_reference(
+        EMB[1:], LABELS[1:], w, 10.0, lambda c: torch.cos(torch.acos(c) + 0.5)
+    )
     assert float(loss(EMB[1:], LABELS[1:])["loss"]) == pytest.approx(expected, rel=1e-5)
 
 
@@ -148,7 +154,11 @@ def test_arcface_weights_are_trained(tmp_path):
     """The class centres are parameters of the LightningModule, so the shared optimizer updates them."""
     from src.lightning_modules.siamese import Siamese
 
-    model = Siamese(encoder={"widths": [8]}, reductor={"dims": [], "embedding_size": 8}, loss={"name": "arcface", "num_classes": 5})
+    model = Siamese(
+        encoder={"widths": [8]},
+        reductor={"dims": [], "embedding_size": 8},
+        loss={"name": "arcface", "num_classes": 5},
+    )
     w = model.criterion.fn.W
     assert any(p is w for p in model.parameters())
     from src.lightning_modules.optim import OptimConfig, param_groups
