@@ -51,7 +51,9 @@ def identity_table(seed: int, split: str, num_identities: int) -> dict[str, torc
         row["skin"] = rng.uniform([0.45, 0.3, 0.2], [0.98, 0.82, 0.7])
         row["hair"] = rng.uniform(0.0, 0.9, 3) * rng.uniform(0.2, 1.0)
         row["iris"] = rng.uniform(0.0, 0.8, 3)
-        row["lips"] = np.clip(row["skin"] * rng.uniform(0.5, 0.9) + rng.uniform([0.05, -0.1, -0.1], [0.35, 0.05, 0.1]), 0, 1)
+        row["lips"] = np.clip(
+            row["skin"] * rng.uniform(0.5, 0.9) + rng.uniform([0.05, -0.1, -0.1], [0.35, 0.05, 0.1]), 0, 1
+        )
         row["glasses"] = float(rng.random() < 0.3)
         row["beard"] = float(rng.random() < 0.25)
         rows.append(row)
@@ -102,7 +104,9 @@ def render_identities(params: dict[str, torch.Tensor], size: int) -> torch.Tenso
         img = _paint(img, _ellipse(u, v, cx, ey, er * 0.65, er * 0.65, sharp), p["iris"])
         by = ey - col(p["brow_gap"]) - side * col(p["brow_tilt"]) * (u - cx)
         img = _paint(img, _ellipse(u, v, cx, by, er * 1.8, col(p["brow_thick"]), sharp), p["hair"] * 0.7)
-        ring = _ellipse(u, v, cx, ey, er * 2.0, er * 1.7, sharp) * (1 - _ellipse(u, v, cx, ey, er * 1.7, er * 1.4, sharp))
+        ring = _ellipse(u, v, cx, ey, er * 2.0, er * 1.7, sharp) * (
+            1 - _ellipse(u, v, cx, ey, er * 1.7, er * 1.4, sharp)
+        )
         img = _paint(img, ring * col(p["glasses"]), torch.full((n, 3), 0.1))
     nl, nw = col(p["nose_len"]), col(p["nose_w"])
     img = _paint(img, 0.7 * _ellipse(u, v, 0, ey + 0.08 + nl / 2, nw, nl / 2, sharp), p["skin"] * 0.7)
@@ -145,17 +149,25 @@ def render_views(
         1,
     )
     grid = torch.nn.functional.affine_grid(affine, [n, 4, size, size], align_corners=False)
-    warped = torch.nn.functional.grid_sample(faces[identities], grid, align_corners=False, padding_mode="zeros")
+    warped = torch.nn.functional.grid_sample(
+        faces[identities], grid, align_corners=False, padding_mode="zeros"
+    )
     lin = torch.linspace(-1, 1, size)
     y, x = torch.meshgrid(lin, lin, indexing="ij")
     col = lambda t: t.view(n, 1, 1, 1)  # noqa: E731
     freq, tilt, phase = col(rand(n, lo=2, hi=8)), col(rand(n)), col(rand(n, lo=0, hi=6.3))
-    background = rand(n, 3, lo=0.05, hi=0.95).view(n, 3, 1, 1) + 0.08 * torch.sin(freq * (x + tilt * y) + phase)
+    background = rand(n, 3, lo=0.05, hi=0.95).view(n, 3, 1, 1) + 0.08 * torch.sin(
+        freq * (x + tilt * y) + phase
+    )
     alpha = warped[:, 3:]
     img = background * (1 - alpha) + warped[:, :3]  # the face's RGB is already premultiplied by alpha
     phi = rand(n, lo=0, hi=2 * math.pi)
     strength = col(rand(n, lo=0, hi=0.5 * lighting))
-    img = img * (1 + strength * (x * col(torch.cos(phi)) + y * col(torch.sin(phi)))) * col(1 + 0.25 * lighting * rand(n))
+    img = (
+        img
+        * (1 + strength * (x * col(torch.cos(phi)) + y * col(torch.sin(phi))))
+        * col(1 + 0.25 * lighting * rand(n))
+    )
     img = img + noise * torch.randn(img.shape, generator=g)
     return (img.clamp(0, 1) * 255).round().to(torch.uint8)
 
@@ -192,13 +204,32 @@ class FacesSynth:
             ("num_test_pairs", num_test_pairs, 10),
         ):
             check(isinstance(value, int) and value >= low, key, f"an integer >= {low}", value)
-        check(isinstance(image_size, int) and 16 <= image_size <= 512, "image_size", "an integer in [16, 512]", image_size)
+        check(
+            isinstance(image_size, int) and 16 <= image_size <= 512,
+            "image_size",
+            "an integer in [16, 512]",
+            image_size,
+        )
         for key, value in (("pose", pose), ("lighting", lighting), ("noise", noise)):
             check(0 <= value <= 5, key, "a value in [0, 5]", value)
-        self.identities = {"train": num_train_identities, "val": num_val_identities, "test": num_test_identities}
-        self.per_identity = {"train": images_per_identity, "val": eval_images_per_identity, "test": eval_images_per_identity}
+        self.identities = {
+            "train": num_train_identities,
+            "val": num_val_identities,
+            "test": num_test_identities,
+        }
+        self.per_identity = {
+            "train": images_per_identity,
+            "val": eval_images_per_identity,
+            "test": eval_images_per_identity,
+        }
         self.num_pairs = {"val": num_val_pairs, "test": num_test_pairs}
-        self.image_size, self.pose, self.lighting, self.noise, self.seed = image_size, pose, lighting, noise, seed
+        self.image_size, self.pose, self.lighting, self.noise, self.seed = (
+            image_size,
+            pose,
+            lighting,
+            noise,
+            seed,
+        )
         self.splits = ("train", "val", "test")
         self._cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -214,14 +245,19 @@ class FacesSynth:
             labels = torch.arange(n_id).repeat_interleave(k)
             gen = torch.Generator().manual_seed(self.seed * 1000 + 17 + SPLIT_CODES[split])
             images = torch.cat(
-                [render_views(faces, chunk, gen, self.pose, self.lighting, self.noise) for chunk in labels.split(1024)]
+                [
+                    render_views(faces, chunk, gen, self.pose, self.lighting, self.noise)
+                    for chunk in labels.split(1024)
+                ]
             )
             self._cache[split] = (images, labels)
         return self._cache[split]
 
     def dataset(self, split: str) -> LabelledImages:
         images, labels = self.images(split)
-        return LabelledImages(images, labels, names=[f"{split}_{i:04d}" for i in range(self.identities[split])])
+        return LabelledImages(
+            images, labels, names=[f"{split}_{i:04d}" for i in range(self.identities[split])]
+        )
 
     def pairs(self, split: str) -> PairSet:
         images, labels = self.images(split)

@@ -52,7 +52,12 @@ class IdentityFolder:
         seed: int = 0,
     ):
         check(bool(root), "root", "the dataset folder", root)
-        check(num_val_pairs >= 10 and num_test_pairs >= 10, "num_val_pairs", "at least 10 pairs (10 folds)", num_val_pairs)
+        check(
+            num_val_pairs >= 10 and num_test_pairs >= 10,
+            "num_val_pairs",
+            "at least 10 pairs (10 folds)",
+            num_val_pairs,
+        )
         check(min_images >= 1, "min_images", "an integer >= 1", min_images)
         check(crop is None or 0 < crop <= 1, "crop", "a fraction in (0, 1] or null", crop)
         self.root = Path(root).expanduser()
@@ -66,7 +71,9 @@ class IdentityFolder:
 
     def _scan(self, split: str):
         if split not in self._scans:
-            self._scans[split] = scan_identities(self.root / self.dirs[split], self.min_images if split == "train" else 2)
+            self._scans[split] = scan_identities(
+                self.root / self.dirs[split], self.min_images if split == "train" else 2
+            )
         return self._scans[split]
 
     @property
@@ -79,5 +86,7 @@ class IdentityFolder:
 
     def pairs(self, split: str) -> PairSet:
         pool = self.dataset(split)
-        index = balanced_pairs(pool.labels, self.num_pairs[split], seed=self.seed + (1 if split == "val" else 2))
+        index = balanced_pairs(
+            pool.labels, self.num_pairs[split], seed=self.seed + (1 if split == "val" else 2)
+        )
         return PairSet(pool, index)

@@ -37,8 +37,15 @@ def is_image(path: Path) -> bool:
 class ImageFiles(torch.utils.data.Dataset):
     """Images read from `paths` with integer `labels`; items are (tv Image uint8, identity)."""
 
-    def __init__(self, paths: list[Path], labels: list[int], identity_names: list[str], crop: float | None = None):
-        self.paths, self.labels, self.identity_names, self.crop = list(paths), list(labels), identity_names, crop
+    def __init__(
+        self, paths: list[Path], labels: list[int], identity_names: list[str], crop: float | None = None
+    ):
+        self.paths, self.labels, self.identity_names, self.crop = (
+            list(paths),
+            list(labels),
+            identity_names,
+            crop,
+        )
 
     def __len__(self) -> int:
         return len(self.paths)

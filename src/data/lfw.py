@@ -31,7 +31,9 @@ def find_images_dir(root: Path, images_dir: str | None) -> Path:
     for name in IMAGE_DIRS:
         if (root / name).is_dir():
             return root / name
-    raise DataError(root, f"no LFW image folder: expected one of {list(IMAGE_DIRS)} here, or set data.images_dir")
+    raise DataError(
+        root, f"no LFW image folder: expected one of {list(IMAGE_DIRS)} here, or set data.images_dir"
+    )
 
 
 def parse_header(tokens: list[str], path: Path) -> tuple[int, int]:
@@ -41,7 +43,11 @@ def parse_header(tokens: list[str], path: Path) -> tuple[int, int]:
     except ValueError:
         values = []
     if len(values) not in (1, 2) or min(values) < 1:
-        raise DataError(path, f"malformed header {' '.join(tokens)!r}: expected 'folds n' (pairs.txt) or 'n' (pairsDevTrain/DevTest.txt)", line=1)
+        raise DataError(
+            path,
+            f"malformed header {' '.join(tokens)!r}: expected 'folds n' (pairs.txt) or 'n' (pairsDevTrain/DevTest.txt)",
+            line=1,
+        )
     return (1, values[0]) if len(values) == 1 else (values[0], values[1])
 
 
@@ -56,7 +62,10 @@ def parse_pairs(path: Path, images: Path) -> tuple[list[Path], list[int], list[s
     folds, per_fold = parse_header(lines[0][1], path)
     body = lines[1:]
     if len(body) != folds * 2 * per_fold:
-        raise DataError(path, f"the header promises {folds} fold(s) × {2 * per_fold} pairs = {folds * 2 * per_fold} lines, found {len(body)}")
+        raise DataError(
+            path,
+            f"the header promises {folds} fold(s) × {2 * per_fold} pairs = {folds * 2 * per_fold} lines, found {len(body)}",
+        )
     pool: dict[Path, int] = {}
     names: dict[str, int] = {}
     rows = []
@@ -65,7 +74,9 @@ def parse_pairs(path: Path, images: Path) -> tuple[list[Path], list[int], list[s
         try:
             i = int(number)
         except ValueError:
-            raise DataError(path, f"image number {number!r} of {name!r} is not an integer", line=line) from None
+            raise DataError(
+                path, f"image number {number!r} of {name!r} is not an integer", line=line
+            ) from None
         person = images / name
         if not person.is_dir():
             raise DataError(path, f"person {name!r} not found in {images}", line=line)
@@ -81,7 +92,11 @@ def parse_pairs(path: Path, images: Path) -> tuple[list[Path], list[int], list[s
         elif len(tokens) == 4:
             a, b, same = image_index(tokens[0], tokens[1], line), image_index(tokens[2], tokens[3], line), 0
         else:
-            raise DataError(path, f"expected 'name i j' (matched) or 'name i other j' (mismatched), got {' '.join(tokens)!r}", line=line)
+            raise DataError(
+                path,
+                f"expected 'name i j' (matched) or 'name i other j' (mismatched), got {' '.join(tokens)!r}",
+                line=line,
+            )
         rows.append((a, b, same, k // (2 * per_fold)))
     paths = list(pool)
     labels = [names[p.parent.name] for p in paths]

@@ -12,7 +12,9 @@ import torch
 NUM_FOLDS = 10
 
 
-def balanced_pairs(labels: np.ndarray, num_pairs: int, seed: int = 0, num_folds: int = NUM_FOLDS) -> np.ndarray:
+def balanced_pairs(
+    labels: np.ndarray, num_pairs: int, seed: int = 0, num_folds: int = NUM_FOLDS
+) -> np.ndarray:
     """An int64 array num_pairs×4 of (index_a, index_b, same, fold) into a pool with `labels`.
 
     Pairs alternate same/different; fold f holds the f-th contiguous tenth. Same pairs use identities

@@ -23,9 +23,13 @@ class PKBatchSampler(torch.utils.data.Sampler[list[int]]):
         labels = np.asarray(labels)
         self.by_id = [np.flatnonzero(labels == c) for c in np.unique(labels)]
         if p < 2 or k < 1:
-            raise ConfigError("sampler", f"expected p >= 2 identities and k >= 1 images per batch (got p={p}, k={k})")
+            raise ConfigError(
+                "sampler", f"expected p >= 2 identities and k >= 1 images per batch (got p={p}, k={k})"
+            )
         if len(self.by_id) < p:
-            raise ConfigError("sampler.p", f"is {p} but the training set has only {len(self.by_id)} identities")
+            raise ConfigError(
+                "sampler.p", f"is {p} but the training set has only {len(self.by_id)} identities"
+            )
         self.p, self.k, self.seed = p, k, seed
         self.num_batches = num_batches or max(1, len(labels) // (p * k))
         self.epoch = 0
@@ -37,7 +41,11 @@ class PKBatchSampler(torch.utils.data.Sampler[list[int]]):
         return self.num_batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        rank = torch.distributed.get_rank() if torch.distributed.is_available() and torch.distributed.is_initialized() else 0
+        rank = (
+            torch.distributed.get_rank()
+            if torch.distributed.is_available() and torch.distributed.is_initialized()
+            else 0
+        )
         rng = np.random.default_rng([self.seed, self.epoch, rank])
         self.epoch += 1
         order: list[int] = []

@@ -58,8 +58,18 @@ class VerificationDataModule(BaseDataModule):
     ):
         super().__init__(batch_size, num_workers, pin_memory)
         check_choice(sampler, "sampler", SAMPLERS)
-        check(isinstance(identities_per_batch, int) and identities_per_batch >= 2, "identities_per_batch", "an integer >= 2", identities_per_batch)
-        check(isinstance(images_per_identity, int) and images_per_identity >= 1, "images_per_identity", "an integer >= 1", images_per_identity)
+        check(
+            isinstance(identities_per_batch, int) and identities_per_batch >= 2,
+            "identities_per_batch",
+            "an integer >= 2",
+            identities_per_batch,
+        )
+        check(
+            isinstance(images_per_identity, int) and images_per_identity >= 1,
+            "images_per_identity",
+            "an integer >= 1",
+            images_per_identity,
+        )
         self.reader, self.image_size, self.augment = reader, image_size, augment_config(augment)
         self.mean, self.std = mean, std
         self.sampler, self.p, self.k, self.seed = sampler, identities_per_batch, images_per_identity, seed
@@ -76,7 +86,10 @@ class VerificationDataModule(BaseDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None and stage in (None, "fit"):
-            self.train_set = ImageTransformed(self.reader.dataset("train"), train_transform(self.augment, self.image_size, self.mean, self.std))
+            self.train_set = ImageTransformed(
+                self.reader.dataset("train"),
+                train_transform(self.augment, self.image_size, self.mean, self.std),
+            )
         if self.val_set is None and stage in (None, "fit", "validate"):
             self.val_set = self.reader.pairs("val").with_transform(self.eval_tf)
         if self.test_set is None and stage in (None, "test"):
@@ -96,7 +109,9 @@ class VerificationDataModule(BaseDataModule):
             collate_fn=self.collate,
         )
 
-    def gallery(self, split: str = "val", max_identities: int = 12, per_identity: int = 10) -> tuple[torch.Tensor, list[int], list[str]]:
+    def gallery(
+        self, split: str = "val", max_identities: int = 12, per_identity: int = 10
+    ) -> tuple[torch.Tensor, list[int], list[str]]:
         """Eval-transformed images of the first `max_identities` identities of a split's pairs (for plots)."""
         pairs = self.val_set if split == "val" else self.test_set
         if pairs is None:

@@ -45,13 +45,20 @@ class Siamese(TaskModule):
         check_distance(distance)
         self.distance = distance
         freeze_epochs = (encoder or {}).get("freeze_epochs", 0)
-        check(isinstance(freeze_epochs, int) and freeze_epochs >= 0, "encoder.freeze_epochs", "an integer >= 0", freeze_epochs)
+        check(
+            isinstance(freeze_epochs, int) and freeze_epochs >= 0,
+            "encoder.freeze_epochs",
+            "an integer >= 0",
+            freeze_epochs,
+        )
         self.freeze_epochs = freeze_epochs
         self.net = SiameseNet(encoder, reductor)
         try:
             loss_cfg = LossConfig(**(loss or {}))
         except TypeError as err:
-            raise ConfigError("loss", f"unknown key ({err}); allowed: {list(LossConfig.__dataclass_fields__)}") from None
+            raise ConfigError(
+                "loss", f"unknown key ({err}); allowed: {list(LossConfig.__dataclass_fields__)}"
+            ) from None
         self.criterion = VerificationLoss(loss_cfg, distance, self.net.embedding_size)
         self.plot_identities = plot_identities
         # the decision threshold on scores, calibrated on validation pairs; saved with the weights
@@ -119,7 +126,9 @@ class Siamese(TaskModule):
             return
         scores, same, folds = self._gathered()
         m = verification_metrics(scores, same)
-        acc, acc_std, _ = kfold_accuracy(scores, same, folds) if len(torch.unique(folds)) >= 2 else (m["acc"], 0.0, [])
+        acc, acc_std, _ = (
+            kfold_accuracy(scores, same, folds) if len(torch.unique(folds)) >= 2 else (m["acc"], 0.0, [])
+        )
         self.log("test/acc", acc)
         self.log("test/acc_std", acc_std)
         for key in ("auroc", "eer", "tar_far1e-2", "tar_far1e-3"):
@@ -128,7 +137,9 @@ class Siamese(TaskModule):
         if math.isfinite(stored):
             self.log("test/acc_val_threshold", accuracy(scores, same, stored))
         if self.should_plot():
-            self._plots("test", scores, same, {**m, "threshold": stored if math.isfinite(stored) else m["threshold"]})
+            self._plots(
+                "test", scores, same, {**m, "threshold": stored if math.isfinite(stored) else m["threshold"]}
+            )
 
     # ---- plots --------------------------------------------------------------------------------------------
     def _plots(self, stage: str, scores: torch.Tensor, same: torch.Tensor, m: dict) -> None:
@@ -137,35 +148,49 @@ class Siamese(TaskModule):
         far, tar, _ = roc_curve(scores, same)
         neg = scores[~same]
         threshold_far = float((neg >= m["threshold"]).double().mean()) if len(neg) else None
-        self.save_figure(roc_figure(far, tar, m["auroc"], m["eer"], threshold_far, f"{stage} ROC"), f"{stage}_roc")
+        self.save_figure(
+            roc_figure(far, tar, m["auroc"], m["eer"], threshold_far, f"{stage} ROC"), f"{stage}_roc"
+        )
         name = "cosine similarity" if self.distance == "cosine" else "−euclidean distance"
-        self.save_figure(score_histograms(scores, same, m["threshold"], name, f"{stage} pair scores"), f"{stage}_scores")
+        self.save_figure(
+            score_histograms(scores, same, m["threshold"], name, f"{stage} pair scores"), f"{stage}_scores"
+        )
         dm = self._trainer.datamodule if self._trainer is not None else None
         if dm is not None and hasattr(dm, "gallery"):
             images, labels, names = dm.gallery(stage, self.plot_identities)
             if len(images) >= 2:
                 emb = self.embed(images)
-                self.save_figure(embedding_projection(emb.numpy(), labels, names, f"{stage} embeddings (PCA)"), f"{stage}_embeddings")
+                self.save_figure(
+                    embedding_projection(emb.numpy(), labels, names, f"{stage} embeddings (PCA)"),
+                    f"{stage}_embeddings",
+                )
 
     @torch.no_grad()
     def embed(self, images: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
         """Embeddings of normalised images (N×3×H×W) in eval mode, returned on the CPU."""
         was_training = self.training
         self.eval()
-        out = torch.cat([self(images[i : i + batch_size].to(self.device)).float().cpu() for i in range(0, len(images), batch_size)])
+        out = torch.cat(
+            [
+                self(images[i : i + batch_size].to(self.device)).float().cpu()
+                for i in range(0, len(images), batch_size)
+            ]
+        )
         self.train(was_training)
         return out
 
     # ---- prediction -----------------------------------------------------------------------------------
     def predict_cli(self, cfg, datamodule, out_dir: Path) -> dict:
         """`+pair=[a.jpg,b.jpg]`: score, stored threshold, decision; `+source=<folder>`: embeddings → .npz."""
+        from torchvision import tv_tensors
+
         from src.data.image_files import IMAGE_EXTENSIONS, is_image, read_image
 
         crop = getattr(datamodule, "crop", None)
         transform = datamodule.eval_tf
 
         def load(paths: list[Path]) -> torch.Tensor:
-            return torch.stack([transform(read_image(p, crop)) for p in paths])
+            return torch.stack([transform(tv_tensors.Image(read_image(p, crop))) for p in paths])
 
         pair, source = cfg.get("pair"), cfg.get("source")
         if pair is not None:
@@ -178,10 +203,14 @@ class Siamese(TaskModule):
             return {
                 "pair": [str(p) for p in pair],
                 "score": score,
-                "score_kind": "cosine similarity" if self.distance == "cosine" else "negative euclidean distance",
+                "score_kind": "cosine similarity"
+                if self.distance == "cosine"
+                else "negative euclidean distance",
                 "threshold": threshold if decided else None,
                 "same": bool(score >= threshold) if decided else None,
-                "decision": ("same" if score >= threshold else "different") if decided else "no calibrated threshold in the checkpoint",
+                "decision": ("same" if score >= threshold else "different")
+                if decided
+                else "no calibrated threshold in the checkpoint",
             }
         if source is not None:
             root = Path(str(source)).expanduser()
@@ -205,4 +234,6 @@ class Siamese(TaskModule):
                 distance=np.array(self.distance),
             )
             return {"embeddings": str(target), "images": len(files), "embedding_size": int(emb.shape[1])}
-        raise ConfigError("pair", "give two images (+pair=[a.jpg,b.jpg]) or a folder to embed (+source=<folder>)")
+        raise ConfigError(
+            "pair", "give two images (+pair=[a.jpg,b.jpg]) or a folder to embed (+source=<folder>)"
+        )

@@ -21,7 +21,9 @@ def hadsell_contrastive(d: torch.Tensor, same: torch.Tensor, margin: float) -> t
     return per_pair.mean()
 
 
-def balanced_pair_indices(labels: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def balanced_pair_indices(
+    labels: torch.Tensor, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(i, j, same) over a batch: every same-identity pair i<j and as many random different pairs.
 
     With P×K batches there are P·K(K−1)/2 positives and far more negatives; sampling the negatives

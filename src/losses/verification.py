@@ -50,11 +50,21 @@ class LossConfig:
             self.margin = DEFAULT_MARGIN.get(self.name, 0.0)
         check(self.margin >= 0, "loss.margin", "a value >= 0", self.margin)
         if self.name == "arcface":
-            check(self.margin < math.pi / 2, "loss.margin", "an angle in radians below π/2 (0.5 is usual)", self.margin)
+            check(
+                self.margin < math.pi / 2,
+                "loss.margin",
+                "an angle in radians below π/2 (0.5 is usual)",
+                self.margin,
+            )
         check(self.temperature > 0, "loss.temperature", "a value > 0", self.temperature)
         self.scale = DEFAULT_SCALE if self.scale is None else self.scale
         check(self.scale > 0, "loss.scale", "a value > 0", self.scale)
-        check(self.num_classes is None or self.num_classes >= 2, "loss.num_classes", "an integer >= 2 or null", self.num_classes)
+        check(
+            self.num_classes is None or self.num_classes >= 2,
+            "loss.num_classes",
+            "an integer >= 2 or null",
+            self.num_classes,
+        )
 
 
 def pml_distance(metric: str):
@@ -93,14 +103,20 @@ class VerificationLoss(nn.Module):
         if cfg.name == "triplet":
             if cfg.mining == "hard":
                 self.miner = miners.BatchHardMiner(distance=pml_distance(self.metric))
-                return losses.TripletMarginLoss(margin=cfg.margin, distance=dist, reducer=reducers.MeanReducer())
-            return losses.TripletMarginLoss(margin=cfg.margin, distance=dist)  # all triplets, AvgNonZeroReducer
+                return losses.TripletMarginLoss(
+                    margin=cfg.margin, distance=dist, reducer=reducers.MeanReducer()
+                )
+            return losses.TripletMarginLoss(
+                margin=cfg.margin, distance=dist
+            )  # all triplets, AvgNonZeroReducer
         if cfg.name == "ntxent":
             return losses.NTXentLoss(temperature=cfg.temperature, distance=dist)
         if cfg.name == "supcon":
             return losses.SupConLoss(temperature=cfg.temperature, distance=dist)
         if cfg.name == "arcface":
-            return losses.ArcFaceLoss(self.num_classes, self.embedding_size, margin=math.degrees(cfg.margin), scale=cfg.scale)
+            return losses.ArcFaceLoss(
+                self.num_classes, self.embedding_size, margin=math.degrees(cfg.margin), scale=cfg.scale
+            )
         return losses.CosFaceLoss(self.num_classes, self.embedding_size, margin=cfg.margin, scale=cfg.scale)
 
     def set_num_classes(self, num_classes: int) -> None:
@@ -108,16 +124,23 @@ class VerificationLoss(nn.Module):
         if not self.needs_classes or self.num_classes == num_classes:
             return
         if self.cfg.num_classes and self.cfg.num_classes != num_classes:
-            raise ConfigError("loss.num_classes", f"is {self.cfg.num_classes} but the training data has {num_classes} identities")
+            raise ConfigError(
+                "loss.num_classes",
+                f"is {self.cfg.num_classes} but the training data has {num_classes} identities",
+            )
         check(num_classes >= 2, "loss.num_classes", "at least 2 training identities", num_classes)
         self.num_classes = num_classes
         self.fn = self._build()
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.fn is None:
-            raise ConfigError("loss.num_classes", f"{self.cfg.name} needs the number of training identities before training")
+            raise ConfigError(
+                "loss.num_classes", f"{self.cfg.name} needs the number of training identities before training"
+            )
         if self.needs_classes and int(labels.max()) >= self.num_classes:
-            raise ConfigError("loss.num_classes", f"is {self.num_classes} but a batch holds identity {int(labels.max())}")
+            raise ConfigError(
+                "loss.num_classes", f"is {self.num_classes} but a batch holds identity {int(labels.max())}"
+            )
         if self.cfg.name == "contrastive":
             loss = self.fn(embeddings, labels)
         elif self.miner is not None:

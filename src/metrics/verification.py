@@ -131,7 +131,12 @@ def verification_metrics(scores, same) -> dict[str, float]:
     curve = _curve(*_sort(*_as_tensors(scores, same)))
     far, tar = curve[0], curve[1]
     threshold, acc = _best_from_curve(*curve)
-    out = {"auroc": auroc_from_curve(far, tar), "eer": eer_from_curve(far, tar), "acc": acc, "threshold": threshold}
+    out = {
+        "auroc": auroc_from_curve(far, tar),
+        "eer": eer_from_curve(far, tar),
+        "acc": acc,
+        "threshold": threshold,
+    }
     for name, target in FAR_TARGETS.items():
         out[name] = tar_at_far_from_curve(far, tar, target)
     return out

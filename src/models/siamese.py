@@ -44,7 +44,12 @@ class Reductor(nn.Sequential):
 
     def __init__(self, in_features: int, dims: list[int], embedding_size: int, dropout: float = 0.0):
         check(all(int(d) >= 1 for d in dims), "reductor.dims", "a list of positive layer widths", dims)
-        check(isinstance(embedding_size, int) and embedding_size >= 2, "reductor.embedding_size", "an integer >= 2", embedding_size)
+        check(
+            isinstance(embedding_size, int) and embedding_size >= 2,
+            "reductor.embedding_size",
+            "an integer >= 2",
+            embedding_size,
+        )
         check(0 <= dropout < 1, "reductor.dropout", "a value in [0, 1)", dropout)
         layers: list[nn.Module] = []
         width = in_features
@@ -67,16 +72,23 @@ class SiameseNet(nn.Module):
         try:
             self.encoder = build_backbone(**enc)
         except TypeError as err:
-            raise ConfigError("encoder", f"{err}; allowed: name, in_channels, widths, blocks_per_stage, weights, freeze") from None
+            raise ConfigError(
+                "encoder", f"{err}; allowed: name, in_channels, widths, blocks_per_stage, weights, freeze"
+            ) from None
         except ConfigError as err:
             raise err.under("encoder") from None
         red = {"dims": [128], "embedding_size": 64, "normalize": True, "dropout": 0.0, **(reductor or {})}
         unknown = set(red) - {"dims", "embedding_size", "normalize", "dropout"}
         if unknown:
-            raise ConfigError("reductor", f"unknown key(s) {sorted(unknown)}; allowed: dims, embedding_size, normalize, dropout")
+            raise ConfigError(
+                "reductor",
+                f"unknown key(s) {sorted(unknown)}; allowed: dims, embedding_size, normalize, dropout",
+            )
         self.normalize = bool(red.pop("normalize"))
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.reductor = Reductor(self.encoder.out_channels, list(red["dims"]), red["embedding_size"], red["dropout"])
+        self.reductor = Reductor(
+            self.encoder.out_channels, list(red["dims"]), red["embedding_size"], red["dropout"]
+        )
         self.embedding_size = red["embedding_size"]
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -36,8 +36,17 @@ def score_histograms(scores, same, threshold: float | None, score_name: str = "s
     scores, same = np.asarray(scores, dtype=float), np.asarray(same, dtype=bool)
     fig, ax = plt.subplots(figsize=(5, 3.5))
     bins = np.linspace(scores.min(), scores.max(), 60) if len(scores) else 10
-    ax.hist(scores[same], bins=bins, alpha=0.6, density=True, label=f"genuine ({same.sum()})", color="tab:green")
-    ax.hist(scores[~same], bins=bins, alpha=0.6, density=True, label=f"impostor ({(~same).sum()})", color="tab:red")
+    ax.hist(
+        scores[same], bins=bins, alpha=0.6, density=True, label=f"genuine ({same.sum()})", color="tab:green"
+    )
+    ax.hist(
+        scores[~same],
+        bins=bins,
+        alpha=0.6,
+        density=True,
+        label=f"impostor ({(~same).sum()})",
+        color="tab:red",
+    )
     if threshold is not None and np.isfinite(threshold):
         ax.axvline(threshold, c="black", ls="--", label=f"threshold {threshold:.3f}")
     ax.set_xlabel(f"{score_name} (higher = same)")
