@@ -106,7 +106,8 @@ class Siamese(TaskModule):
         scores, same, folds = (torch.cat(x) for x in zip(*self._outputs))
         self._outputs = []
         if self.trainer.world_size > 1:  # DDP: every rank scores its share of the pairs
-            scores, same, folds = (self.all_gather(x).flatten() for x in (scores, same, folds))
+            scores, same, folds = (self.all_gather(x).flatten() for x in (scores, same.long(), folds))
+            same = same.bool()
         return scores.cpu(), same.cpu(), folds.cpu()
 
     def on_validation_epoch_end(self) -> None:
