@@ -106,7 +106,8 @@ class Siamese(TaskModule):
         scores, same, folds = (torch.cat(x) for x in zip(*self._outputs))
         self._outputs = []
         if self.trainer.world_size > 1:  # DDP: every rank scores its share of the pairs
-            scores, same, folds = (self.all_gather(x).flatten() for x in (scores, same, folds))
+            scores, same, folds = (self.all_gather(x).flatten() for x in (scores, same.long(), folds))
+            same = same.bool()
         return scores.cpu(), same.cpu(), folds.cpu()
 
     def on_validation_epoch_end(self) -> None:
@@ -182,13 +183,15 @@ class Siamese(TaskModule):
     # ---- prediction -----------------------------------------------------------------------------------
     def predict_cli(self, cfg, datamodule, out_dir: Path) -> dict:
         """`+pair=[a.jpg,b.jpg]`: score, stored threshold, decision; `+source=<folder>`: embeddings → .npz."""
+        from torchvision import tv_tensors
+
         from src.data.image_files import IMAGE_EXTENSIONS, is_image, read_image
 
         crop = getattr(datamodule, "crop", None)
         transform = datamodule.eval_tf
 
         def load(paths: list[Path]) -> torch.Tensor:
-            return torch.stack([transform(read_image(p, crop)) for p in paths])
+            return torch.stack([transform(tv_tensors.Image(read_image(p, crop))) for p in paths])
 
         pair, source = cfg.get("pair"), cfg.get("source")
         if pair is not None:
