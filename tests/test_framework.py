@@ -83,6 +83,14 @@ def test_missing_required_value_is_named(tmp_path):
     assert err.value.key == "ckpt_path"
 
 
+def test_missing_value_behind_an_interpolation_is_named(tmp_path):
+    # model.num_classes is ${data.num_classes}: the error names the key to set, not the interpolation
+    cfg = make_cfg(tmp_path, ["model=unet", "data=mask_folder", "data.num_classes=???"])
+    with pytest.raises(ConfigError) as err:
+        validate(cfg)
+    assert err.value.key == "data.num_classes"
+
+
 def test_resume_without_checkpoint_says_how(tmp_path):
     cfg = make_cfg(tmp_path, [*TINY_UNET, "ckpt_path=last"])
     with pytest.raises(ConfigError, match="hydra.run.dir=<run folder> ckpt_path=last"):

@@ -73,17 +73,26 @@ def data_options_for(task: str) -> list[str]:
     return names
 
 
+def missing_keys(node, path: str) -> list[str]:
+    """Dotted keys left at `???` under `node`; interpolations are skipped (their target is reported)."""
+    if isinstance(node, DictConfig | ListConfig):
+        if node._is_missing():
+            return [path]
+        keys = range(len(node)) if isinstance(node, ListConfig) else node.keys()
+        found = []
+        for key in keys:
+            sub = f"{path}[{key}]" if isinstance(node, ListConfig) else f"{path}.{key}"
+            found += missing_keys(node._get_node(key), sub)
+        return found
+    return [path] if node._is_missing() and not node._is_interpolation() else []
+
+
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError on the first problem found in the composed config."""
     missing = []
     for key in cfg:
-        if key == "hydra":
-            continue
-        node = cfg._get_node(key)
-        if isinstance(node, DictConfig | ListConfig):
-            missing += [f"{key}.{k}" for k in OmegaConf.missing_keys(node)]
-        elif node._is_missing():
-            missing.append(str(key))
+        if key != "hydra":
+            missing += missing_keys(cfg._get_node(key), str(key))
     missing.sort()
     if missing:
         raise ConfigError(

@@ -9,13 +9,29 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def _original_line(text: str, type_name: str) -> str:
+    """The error's own line out of a DataLoader worker's re-raised traceback text.
+
+    PyTorch re-raises an exception from a worker as `type(err)(traceback_text)`: one argument
+    holding the whole traceback. Its last line is `<module>.<Type>: <the original message>`.
+    """
+    last = [line for line in text.strip().splitlines() if line.strip()][-1]
+    marker = f"{type_name}: "
+    return last.split(marker, 1)[1] if marker in last else last
+
+
 class ConfigError(ValueError):
     """A config key holds a value that cannot work. `key` is a dotted path such as `model.depth`."""
 
-    def __init__(self, key: str, message: str):
+    def __init__(self, key: str, message: str | None = None):
+        if message is None:  # re-raised from a worker process: one argument, the traceback text
+            key, _, message = _original_line(key, "ConfigError").partition(": ")
         self.key = key
         self.message = message
         super().__init__(f"{key}: {message}" if key else message)
+
+    def __reduce__(self):
+        return ConfigError, (self.key, self.message)
 
     def under(self, prefix: str) -> ConfigError:
         """The same error with its key placed under `prefix` (e.g. `depth` -> `model.depth`)."""
@@ -25,11 +41,17 @@ class ConfigError(ValueError):
 class DataError(ValueError):
     """An input file (image, mask, label, annotation, pairs list) is missing or malformed."""
 
-    def __init__(self, path: str | Path, message: str, line: int | None = None):
+    def __init__(self, path: str | Path, message: str | None = None, line: int | None = None):
+        if message is None:  # re-raised from a worker process: one argument, the traceback text
+            path, _, message = _original_line(str(path), "DataError").partition(": ")
+        self.message = message
         self.path = str(path)
         self.line = line
         where = f"{path}:{line}" if line is not None else str(path)
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self):  # pickles with its fields (multiprocessing launchers, spawn workers)
+        return DataError, (self.path, self.message, self.line)
 
 
 def check(condition: bool, key: str, expected: str, value=None) -> None:
