@@ -158,3 +158,15 @@ def test_submitit_local_launcher_runs_a_sweep(tmp_path, model):
     assert [r[key] for r in rows] == [a, b] and [r["status"] for r in rows] == ["ok", "ok"]
     assert all((sweep / str(i) / "metrics.json").is_file() for i in (0, 1))
     assert list((sweep / ".submitit").iterdir())  # submitit's job folders
+
+
+@pytest.mark.slow
+def test_joblib_launcher_jobs_keep_their_loader_workers(tmp_path):
+    """loky's processes replace the default multiprocessing context; DataLoader workers still start."""
+    key, (a, b), _ = SWEEP["unet"]
+    sweep = tmp_path / "sweep"
+    overrides = tiny("unet", "trainer.max_epochs=1", "test=false", "data.num_workers=1")
+    proc = run_cli(["-m", "launcher=joblib", *overrides, f"{key}={a},{b}", f"hydra.sweep.dir={sweep}"])
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    rows = read_csv(sweep / "summary.csv")
+    assert [r["status"] for r in rows] == ["ok", "ok"], rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 
 import lightning.pytorch as pl
@@ -18,6 +19,18 @@ def default_workers() -> int:
     except AttributeError:
         cores = os.cpu_count() or 1
     return min(4, max(0, cores - 1))
+
+
+def worker_context():
+    """The start method for loader workers: the platform's standard one.
+
+    Inside a joblib (loky) job the process-wide default context is loky's own, whose processes
+    DataLoader cannot start; naming the standard method keeps workers working under any launcher.
+    """
+    method = multiprocessing.get_start_method(allow_none=True)
+    if method not in multiprocessing.get_all_start_methods():
+        method = multiprocessing.get_all_start_methods()[0]
+    return multiprocessing.get_context(method)
 
 
 class BaseDataModule(pl.LightningDataModule):
@@ -47,17 +60,27 @@ class BaseDataModule(pl.LightningDataModule):
         return torch.utils.data.default_collate(batch)
 
     def loader(
-        self, dataset: Dataset, train: bool, batch_size: int | None = None, sampler=None
+        self, dataset: Dataset, train: bool, batch_size: int | None = None, sampler=None, batch_sampler=None
     ) -> DataLoader:
+        """A loader with the module's workers and pinning; `batch_sampler` replaces batching (P×K)."""
+        size = batch_size or self.batch_size
+        batching = (
+            {"batch_sampler": batch_sampler}
+            if batch_sampler is not None
+            else {
+                "batch_size": size,
+                "shuffle": train and sampler is None,
+                "sampler": sampler,
+                "drop_last": train and len(dataset) > size,
+            }
+        )
         return DataLoader(
             dataset,
-            batch_size=batch_size or self.batch_size,
-            shuffle=train and sampler is None,
-            sampler=sampler,
-            drop_last=train and len(dataset) > (batch_size or self.batch_size),
+            **batching,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
+            multiprocessing_context=worker_context() if self.num_workers > 0 else None,
             collate_fn=self.collate,
         )
 

@@ -100,14 +100,7 @@ class VerificationDataModule(BaseDataModule):
         if self.sampler == "random":
             return self.loader(self.train_set, train=True, batch_size=self.p * self.k)
         batches = PKBatchSampler(self.train_set.targets, self.p, self.k, seed=self.seed)
-        return DataLoader(
-            self.train_set,
-            batch_sampler=batches,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
-            collate_fn=self.collate,
-        )
+        return self.loader(self.train_set, train=True, batch_sampler=batches)
 
     def gallery(
         self, split: str = "val", max_identities: int = 12, per_identity: int = 10
