@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 from hydra.utils import get_method
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig
 
 from src.utils.errors import ConfigError
 
