@@ -31,11 +31,40 @@ TINY: dict[str, list[str]] = {
         "data.batch_size=8",
         "data.num_workers=0",
     ],
+    "siamese": [
+        "model=siamese",
+        "model.encoder.widths=[8,16]",
+        "model.reductor.dims=[32]",
+        "model.reductor.embedding_size=16",
+        "data.image_size=32",
+        "data.identities_per_batch=4",
+        "data.images_per_identity=2",
+        "data.batch_size=16",
+        "data.num_workers=0",
+        "data.reader.num_train_identities=8",
+        "data.reader.images_per_identity=4",
+        "data.reader.num_val_identities=4",
+        "data.reader.num_test_identities=4",
+        "data.reader.eval_images_per_identity=4",
+        "data.reader.num_val_pairs=20",
+        "data.reader.num_test_pairs=20",
+    ],
+    "yolo": [
+        "model=yolo",
+        "data.image_size=64",
+        "data.reader.num_train=16",
+        "data.reader.num_val=8",
+        "data.reader.num_test=8",
+        "data.batch_size=8",
+        "data.num_workers=0",
+    ],
 }
 
 # (key, two valid values, one invalid value) to sweep per model
 SWEEP: dict[str, tuple[str, list[str], str]] = {
     "unet": ("model.depth", ["1", "2"], "0"),
+    "siamese": ("model.loss.margin", ["0.5", "1.0"], "-1"),
+    "yolo": ("model.nms_iou", ["0.4", "0.6"], "1.5"),
 }
 
 # the search config of each model and a cheap search space for it
@@ -43,6 +72,14 @@ SEARCH: dict[str, tuple[str, dict[str, str]]] = {
     "unet": (
         "unet_optuna",
         {"model.depth": "choice(1, 2)", "model.optim.lr": "tag(log, interval(1e-3, 1e-2))"},
+    ),
+    "siamese": (
+        "siamese_optuna",
+        {"model.loss.margin": "interval(0.2, 1.0)", "model.optim.lr": "tag(log, interval(1e-3, 1e-2))"},
+    ),
+    "yolo": (
+        "yolo_optuna",
+        {"model.nms_iou": "interval(0.3, 0.7)", "model.optim.lr": "tag(log, interval(1e-3, 1e-2))"},
     ),
 }
 

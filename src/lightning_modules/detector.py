@@ -303,15 +303,6 @@ class Detector(TaskModule):
                 pr_curves(curves, torch.linspace(0, 1, precision.shape[1]), names, aps), f"{stage}_pr_curve"
             )
 
-    def class_names(self) -> list[str]:
-        dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-        names = getattr(dm, "class_names", None)
-        return (
-            list(names)
-            if names and len(names) == self.num_classes
-            else [f"class_{i}" for i in range(self.num_classes)]
-        )
-
     def validation_step(self, batch, batch_idx: int) -> None:
         self._eval_step(batch, batch_idx, "val")
 

@@ -145,15 +145,6 @@ class Segmenter(TaskModule):
             )
         self._plot_batch = None
 
-    def class_names(self) -> list[str]:
-        dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-        names = getattr(dm, "class_names", None)
-        return (
-            list(names)
-            if names and len(names) == self.num_classes
-            else [f"class_{i}" for i in range(self.num_classes)]
-        )
-
     def validation_step(self, batch, batch_idx: int) -> None:
         self._eval_step(batch, batch_idx, self.val_metrics, "val")
 
