@@ -8,7 +8,7 @@ replacement. Under DDP each rank draws from its own seed stream (rank offsets th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -19,7 +19,15 @@ from src.utils.errors import ConfigError
 class PKBatchSampler(torch.utils.data.Sampler[list[int]]):
     """Batches of indices: `p` identities × `k` images; `len(labels) // (p*k)` batches per epoch."""
 
-    def __init__(self, labels: Sequence[int], p: int, k: int, seed: int = 0, num_batches: int | None = None):
+    def __init__(
+        self,
+        labels: Sequence[int],
+        p: int,
+        k: int,
+        seed: int = 0,
+        num_batches: int | None = None,
+        epoch_source: Callable[[], int | None] | None = None,
+    ):
         labels = np.asarray(labels)
         self.by_id = [np.flatnonzero(labels == c) for c in np.unique(labels)]
         if p < 2 or k < 1:
@@ -33,6 +41,9 @@ class PKBatchSampler(torch.utils.data.Sampler[list[int]]):
         self.p, self.k, self.seed = p, k, seed
         self.num_batches = num_batches or max(1, len(labels) // (p * k))
         self.epoch = 0
+        # Lightning calls set_epoch on samplers, not on batch samplers: asking the trainer for its epoch
+        # keeps a run resumed from a checkpoint on the same batches as an uninterrupted one.
+        self.epoch_source = epoch_source
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -46,8 +57,10 @@ class PKBatchSampler(torch.utils.data.Sampler[list[int]]):
             if torch.distributed.is_available() and torch.distributed.is_initialized()
             else 0
         )
-        rng = np.random.default_rng([self.seed, self.epoch, rank])
-        self.epoch += 1
+        epoch = self.epoch_source() if self.epoch_source is not None else None
+        epoch = self.epoch if epoch is None else epoch
+        rng = np.random.default_rng([self.seed, epoch, rank])
+        self.epoch = epoch + 1
         order: list[int] = []
         for _ in range(self.num_batches):
             if len(order) < self.p:

@@ -99,8 +99,13 @@ class VerificationDataModule(BaseDataModule):
     def train_dataloader(self) -> DataLoader:
         if self.sampler == "random":
             return self.loader(self.train_set, train=True, batch_size=self.p * self.k)
-        batches = PKBatchSampler(self.train_set.targets, self.p, self.k, seed=self.seed)
+        batches = PKBatchSampler(
+            self.train_set.targets, self.p, self.k, seed=self.seed, epoch_source=self.trainer_epoch
+        )
         return self.loader(self.train_set, train=True, batch_sampler=batches)
+
+    def trainer_epoch(self) -> int | None:
+        return self.trainer.current_epoch if self.trainer is not None else None
 
     def gallery(
         self, split: str = "val", max_identities: int = 12, per_identity: int = 10
