@@ -45,7 +45,7 @@ class Yolo11(Detector):
         score_threshold: float = 0.25,
         eval_score_threshold: float = 0.001,
         nms_iou: float = 0.7,
-        max_det: int = 300,
+        max_det: int = 100,
         map_iou_thresholds: list[float] | None = None,
         ema_decay: float = 0.0,
         ema_tau: float = 200.0,
