@@ -67,6 +67,34 @@ def test_training_writes_metrics_checkpoint_and_plots(trained):
     assert any(k.startswith("ema.model.") for k in state)  # EMA on by default, saved with the weights
 
 
+def test_predict_cli_from_the_checkpoint(trained, tmp_path):
+    from hydra.core.hydra_config import HydraConfig
+    from PIL import Image
+
+    from src.predict import predict
+
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.new("RGB", (100, 80), (30, 120, 200)).save(src / "0.png")
+    out = tmp_path / "pred"
+    cfg = make_cfg(
+        out,
+        [
+            *TINY,
+            f"ckpt_path={trained / 'checkpoints' / 'last.ckpt'}",
+            f"+source={src}",
+            "model.score_threshold=0.0",
+        ],
+        "predict",
+    )
+    HydraConfig.instance().set_config(cfg)
+    summary = predict(cfg)
+    assert summary["images"] == 1 and (out / "predictions" / "0.png").is_file()
+    for d in json.loads((out / "detections.json").read_text()):  # boxes in original pixels
+        x, y, w, h = d["bbox"]
+        assert 0 <= x and 0 <= y and x + w <= 100 + 1e-3 and y + h <= 80 + 1e-3
+
+
 def test_finetune_from_checkpoint_with_another_class_count(trained, tmp_path):
     from src.lightning_modules.yolo11 import Yolo11
 
