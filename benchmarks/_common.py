@@ -152,6 +152,9 @@ def compose(overrides: list[str], output_dir: Path | str, progress: bool = True)
         if not progress:
             cfg.trainer.enable_progress_bar = False
             cfg.callbacks.pop("rich_progress_bar", None)
+    from hydra.core.hydra_config import HydraConfig
+
+    HydraConfig.instance().set_config(cfg)  # ${hydra:...} interpolations resolve as in a real run
     return cfg
 
 

@@ -35,7 +35,11 @@ FILE_TRAIN_IMAGES = {"identity_folder": 384}  # P×K batches of 64 images need m
 def measure(data: str, model: str, tmp: Path, n_train: int, max_batches: int) -> dict:
     overrides = [f"model={model}", f"data={data}"]
     if data not in ("shapes_seg", "faces_synth", "shapes_det"):
-        n = FILE_TRAIN_IMAGES.get(data, n_train) if n_train >= 64 else n_train
+        n = (
+            FILE_TRAIN_IMAGES.get(data, n_train)
+            if n_train >= 64
+            else max(n_train, 16 * 8 * (data == "identity_folder"))
+        )
         overrides += write_dataset(data, tmp / data, n)
     cfg = compose(overrides, tmp / f"run_{data}", progress=False)
     dm, module = build_data_and_model(cfg)
