@@ -30,9 +30,22 @@ def parse_args(doc: str | None, extra: Callable[[argparse.ArgumentParser], None]
     parser = argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that it runs (minutes)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder (default: %(default)s)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads per process (default 1: on a shared machine more threads than free cores make "
+        "small ops wait on each other; the detector trains with 1 anyway)",
+    )
     if extra:
         extra(parser)
-    return parser.parse_args()
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)  # for the train.py subprocesses (DDP)
+    machine()  # described as the benchmark starts (threads and load before it changes them)
+    return args
 
 
 def quiet() -> None:
@@ -90,8 +103,13 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+_MACHINE: dict = {}
+
+
 def machine() -> dict:
-    """What the numbers were measured on (written with every result)."""
+    """What the numbers were measured on (written with every result); taken once, at the first call."""
+    if _MACHINE:
+        return dict(_MACHINE)
     import torch
 
     try:
@@ -120,6 +138,7 @@ def machine() -> dict:
         info["lightning"] = lightning.__version__
     except ImportError:
         pass
+    _MACHINE.update(info)
     return info
 
 

@@ -80,7 +80,7 @@ def plot(results: dict):
 def main() -> None:
     args = parse_args(__doc__)
     quiet()
-    repeats, max_batches = (2, 4) if args.quick else (5, None)
+    repeats, max_batches = (2, 4) if args.quick else (3, 40)
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench_overhead_") as tmp:
         for model in MODELS:
@@ -113,9 +113,9 @@ def main() -> None:
         f"goal ≤ {GOAL}",
     ]
     notes = (
-        f"Medians of {repeats} interleaved runs per side after one warm-up round; each run is one "
+        f"One torch thread per process (`--threads`). Medians of {repeats} interleaved runs per side after one warm-up round; each run is one "
         "training epoch of the model's default config and data (`python train.py model=<name>`), "
-        "including loader start-up. Ours = `trainer.fit` with the rich progress bar and the CSV logger."
+        "including loader start-up, of at most {max_batches} steps. Ours = `trainer.fit` with the rich progress bar and the CSV logger."
     )
     write_result(
         "overhead",

@@ -123,7 +123,8 @@ def ddp_run(model: str, ddp: bool, batches: int, tmp: Path) -> dict:
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if proc.returncode != 0 or not timer.is_file():
-        return {"error": (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["failed"], "wall_s": wall}
+        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if "Error" in ln] or ["failed"]
+        return {"error": lines[-1][-300:], "wall_s": wall}
     info = json.loads(timer.read_text())
     e2 = info["epochs"][-1]
     cfg = compose([f"model={model}"], tmp, progress=False)
@@ -177,7 +178,7 @@ def main() -> None:
     args = parse_args(__doc__)
     quiet()
     sizes, batches, n_steps, ddp_batches = (
-        ([64, 128], [2, 8], 1, 3) if args.quick else (SIZES, BATCHES, 3, 20)
+        ([64, 128], [2, 8], 1, 3) if args.quick else (SIZES, BATCHES, 2, 10)
     )
     steps = []
     for model in MODELS:
