@@ -115,7 +115,7 @@ def main() -> None:
     notes = (
         f"One torch thread per process (`--threads`). Medians of {repeats} interleaved runs per side after one warm-up round; each run is one "
         "training epoch of the model's default config and data (`python train.py model=<name>`), "
-        "including loader start-up, of at most {max_batches} steps. Ours = `trainer.fit` with the rich progress bar and the CSV logger."
+        f"including loader start-up, of at most {max_batches} steps. Ours = `trainer.fit` with the rich progress bar and the CSV logger."
     )
     write_result(
         "overhead",
