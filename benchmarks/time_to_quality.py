@@ -19,13 +19,14 @@ The table gives the seconds each reaches given levels (– = not within the run)
 from __future__ import annotations
 
 import copy
+import json
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from benchmarks._common import build_data_and_model, compose, parse_args, quiet, write_result
+from benchmarks._common import _MACHINE, build_data_and_model, compose, parse_args, quiet, write_result
 
 LEVELS = {
     "unet": ("val/miou", [0.5, 0.6, 0.7, 0.8]),
@@ -284,8 +285,19 @@ def plot(results: dict):
 
 
 def main() -> None:
-    args = parse_args(__doc__)
+    args = parse_args(
+        __doc__,
+        lambda p: p.add_argument(
+            "--render",
+            action="store_true",
+            help="only re-tabulate results/time_to_quality.json (no training)",
+        ),
+    )
     quiet()
+    if args.render:
+        saved = json.loads((args.out / "time_to_quality.json").read_text())
+        report(saved["curves"], args.out, saved["quick"], saved["machine"])
+        return
     epochs = {m: 1 for m in EPOCHS} if args.quick else dict(EPOCHS)
     max_batches = 3 if args.quick else None
     results = {}
@@ -303,6 +315,13 @@ def main() -> None:
                 "peer_name": peer_name,
                 "epochs": epochs[model],
             }
+    report(results, args.out, args.quick)
+
+
+def report(results: dict, out: Path, quick: bool, machine_info: dict | None = None) -> None:
+    """The tables and the plot of the curves (`--render` redoes them from the saved JSON)."""
+    if machine_info:
+        _MACHINE.update(machine_info)
     rows = []
     for model, r in results.items():
         metric, levels = LEVELS[model]
@@ -349,10 +368,10 @@ def main() -> None:
             ),
         ],
         {"curves": results, "levels": {m: v[1] for m, v in LEVELS.items()}},
-        args.out,
+        out,
         NOTES,
         plot(results),
-        args.quick,
+        quick,
     )
 
 
