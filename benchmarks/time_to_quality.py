@@ -29,9 +29,9 @@ import torch
 from benchmarks._common import _MACHINE, build_data_and_model, compose, parse_args, quiet, write_result
 
 LEVELS = {
-    "unet": ("val/miou", [0.5, 0.6, 0.7, 0.8]),
+    "unet": ("val/miou", [0.3, 0.35, 0.4]),  # 5 epochs on 400 images: an early stretch of the curve
     "siamese": ("val/auroc", [0.8, 0.9, 0.95]),
-    "yolo": ("val/map50", [0.2, 0.4, 0.6, 0.8]),
+    "yolo": ("val/map50", [0.2, 0.3, 0.4, 0.5]),
 }
 EPOCHS = {"unet": 5, "siamese": 4, "yolo": 4}
 DATA = {  # the same data for both sides; the U-Net trains on 400 of shapes_seg's 1000 images to fit the time
