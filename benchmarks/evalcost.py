@@ -307,7 +307,7 @@ def main() -> None:
         "pycocotools s",
         "speed-up",
         "mAP ours / pycocotools",
-        "max |Δ| (map, map50, map75)",
+        "max abs. difference (map, map50, map75)",
     ]
     ver_rows = [
         [
