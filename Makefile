@@ -4,6 +4,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 ARGS ?=
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: install train test test-quick lint format bench experiments clean
 
@@ -31,6 +32,12 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+bench: install  ## every benchmarks/*.py not starting with _ (tables + plots in benchmarks/results/); never in CI
+	@set -e; for f in benchmarks/[!_]*.py; do \
+		name=$$(basename $$f .py); echo "== benchmarks.$$name"; \
+		$(PY) -m benchmarks.$$name $(BENCH_ARGS); \
+	done
 
 clean:
 	rm -rf logs .pytest_cache .ruff_cache

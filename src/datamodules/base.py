@@ -56,8 +56,9 @@ class BaseDataModule(pl.LightningDataModule):
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
 
-    def collate(self, batch):
-        return torch.utils.data.default_collate(batch)
+    # a plain function, not a bound method: spawned loader workers (DDP spawn) pickle `collate_fn`, and a
+    # bound method would drag the DataModule, its Trainer and the DDP-wrapped model along (unpicklable)
+    collate = staticmethod(torch.utils.data.default_collate)
 
     def loader(
         self, dataset: Dataset, train: bool, batch_size: int | None = None, sampler=None, batch_sampler=None

@@ -79,8 +79,7 @@ class DetectionDataModule(BaseDataModule):
                 self.reader.dataset(split), self.image_size, self.resize, self.mean, self.std
             )
 
-    def collate(self, batch):
-        return collate_detection(batch)
+    collate = staticmethod(collate_detection)  # picklable for spawned workers (see BaseDataModule)
 
     def train_box_sizes(self) -> torch.Tensor:
         """(w, h) of the training boxes in network-input pixels (after letterbox/resize): for anchors."""

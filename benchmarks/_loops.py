@@ -1,0 +1,128 @@
+"""The two ways the benchmarks train: a plain PyTorch loop and our Lightning Trainer, on the same
+LightningModule (its loss, optimizer, schedule and EMA), the same DataModule and the same threads.
+
+The plain loop is what a user would write by hand: `for batch in loader: loss.backward(); opt.step();
+sched.step()`. It calls the module's own `compute_losses` and the detector's EMA hook, so both paths do
+the same arithmetic and differ only by the framework around it.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+from src.lightning_modules.optim import build_optimizer
+
+
+@contextmanager
+def threads_of(module):
+    """Torch threads as the module asks for them in training (the detector's `cpu_threads`), restored after."""
+    before = torch.get_num_threads()
+    wanted = getattr(module, "cpu_threads", None)
+    if wanted:
+        torch.set_num_threads(int(wanted))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def prepare_anchors(module, datamodule) -> None:
+    """What Detector.setup does before fitting: k-means anchors on the training boxes."""
+    if getattr(module, "head", None) == "anchor" and getattr(module, "auto_anchors", False):
+        from src.models.yolo_anchors import kmeans_anchors
+
+        wh = datamodule.train_box_sizes()
+        if len(wh) >= len(module.anchors):
+            module.anchors.copy_(kmeans_anchors(wh, len(module.anchors), seed=0))
+
+
+def plain_epoch(module, datamodule, max_batches: int | None = None, epochs: int = 1) -> dict:
+    """Train `module` for one epoch (of at most `max_batches`) in a plain loop; returns timings.
+
+    `wait` is the time spent in `next(loader)`: the training process waiting for a batch.
+    """
+    datamodule.setup("fit")
+    module.train()
+    with threads_of(module):
+        t_start = time.perf_counter()
+        prepare_anchors(module, datamodule)
+        loader = datamodule.train_dataloader()
+        steps = min(len(loader), max_batches or len(loader))
+        opt_cfg = build_optimizer([module], module.optim_cfg, steps * epochs, steps)
+        opt, sched = opt_cfg["optimizer"], opt_cfg["lr_scheduler"]["scheduler"]
+        per_epoch = []
+        for _ in range(epochs):
+            t_epoch, waited, first_wait, n = time.perf_counter(), 0.0, 0.0, 0
+            it = iter(loader)
+            while n < steps:
+                t0 = time.perf_counter()
+                try:
+                    batch = next(it)
+                except StopIteration:
+                    break
+                dt = time.perf_counter() - t0
+                waited += dt
+                if n == 0:
+                    first_wait = dt
+                loss = module.compute_losses(batch)["loss"]
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                module.on_before_optimizer_step(opt)
+                opt.step()
+                sched.step()
+                module.on_train_batch_end(None, batch, n)
+                n += 1
+            del it
+            per_epoch.append(
+                {
+                    "seconds": time.perf_counter() - t_epoch,
+                    "wait": waited,
+                    "first_wait": first_wait,
+                    "steps": n,
+                }
+            )
+        total = time.perf_counter() - t_start
+    return {"seconds": total, "epochs": per_epoch}
+
+
+def lightning_trainer(cfg, out_dir: Path, max_batches: int | None = None, epochs: int = 1):
+    """The Trainer a user gets from `cfg` (its callbacks and loggers), for `epochs` without validation."""
+    import hydra
+    from omegaconf import open_dict
+
+    from src.utils.instantiate import build_all
+
+    with open_dict(cfg):
+        cfg.trainer.max_epochs = epochs
+        cfg.trainer.min_epochs = 1
+        cfg.trainer.limit_val_batches = 0
+        cfg.trainer.num_sanity_val_steps = 0
+        cfg.trainer.enable_checkpointing = False
+        cfg.trainer.enable_model_summary = False
+        cfg.trainer.default_root_dir = str(out_dir)
+        if max_batches:
+            cfg.trainer.limit_train_batches = max_batches
+        for lg in (cfg.get("logger") or {}).values():
+            if lg and "save_dir" in lg:
+                lg.save_dir = str(out_dir)
+    callbacks = build_all(cfg.get("callbacks"), "callbacks")
+    loggers = build_all(cfg.get("logger"), "logger")
+    return hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+
+def lightning_fit(cfg, template, datamodule, out_dir: Path, max_batches: int | None = None) -> float:
+    """Seconds of `trainer.fit` for one epoch on a fresh copy of `template`."""
+    module = copy.deepcopy(template)
+    trainer = lightning_trainer(copy.deepcopy(cfg), out_dir, max_batches)
+    before = torch.get_num_threads()
+    try:
+        t0 = time.perf_counter()
+        trainer.fit(module, datamodule=datamodule)
+        return time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,379 @@
+"""Time to quality against the tools users would pick instead, on the same data and the same CPU.
+
+Each pair trains for the same number of epochs on the same data; after every epoch the validation
+metric is recorded against the training wall-clock (validation time excluded on both sides):
+- U-Net (ours: `python train.py model=unet`, Trainer with its default callbacks and logger) vs
+  segmentation-models-pytorch's `Unet` (resnet18 encoder, random init, `encoder_depth` = our depth) in a
+  plain loop (AdamW 1e-3, CE + Dice), on shapes_seg with the same loader; metric val/miou.
+- Siamese (ours: `model=siamese`, contrastive loss) vs the same network in a plain loop with
+  pytorch-metric-learning's TripletMarginLoss + MultiSimilarityMiner (Adam 1e-3), on faces_synth P×K
+  batches; metric val/auroc on the same validation pairs.
+- Detector (ours: `model=yolo`) vs ultralytics YOLO11n trained from `yolo11n.yaml` (no weights) on
+  shapes_det exported in YOLO format, same image size, batch and epochs; metric mAP@0.5 on the same
+  200 validation images. ultralytics (AGPL) is never a dependency: it is used when importable
+  (`pip install ultralytics` into the benchmark's environment), else the table says so.
+The table gives the seconds each reaches given levels (– = not within the run).
+`python -m benchmarks.time_to_quality [--quick]`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks._common import _MACHINE, build_data_and_model, compose, parse_args, quiet, write_result
+
+LEVELS = {
+    "unet": ("val/miou", [0.3, 0.35, 0.4]),  # 5 epochs on 400 images: an early stretch of the curve
+    "siamese": ("val/auroc", [0.8, 0.9, 0.95]),
+    "yolo": ("val/map50", [0.2, 0.3, 0.4, 0.5]),
+}
+EPOCHS = {"unet": 5, "siamese": 4, "yolo": 4}
+DATA = {  # the same data for both sides; the U-Net trains on 400 of shapes_seg's 1000 images to fit the time
+    "unet": ["data.reader.num_train=400"],
+    "siamese": [],
+    "yolo": [],
+}
+NOTES = (
+    "Same epochs on both sides of a pair; ours with its default config (schedule, augmentation, EMA), the "
+    "peers with the same DataLoader (same augmentation) except ultralytics, which reads the exported "
+    "images with its own pipeline. A level a run never reached is –."
+)
+
+
+# ---- ours: the Trainer as a user runs it -------------------------------------------------------------------
+def curve_callback(metric: str, curve: list):
+    import lightning.pytorch as pl
+
+    class Curve(pl.Callback):
+        """Training clock (validation excluded) and the metric after each validation."""
+
+        def __init__(self):
+            self.clock, self.t0 = 0.0, None
+
+        def on_train_epoch_start(self, trainer, pl_module):
+            self.t0 = time.perf_counter()
+
+        def on_validation_epoch_start(self, trainer, pl_module):
+            if self.t0 is not None and not trainer.sanity_checking:
+                self.clock += time.perf_counter() - self.t0
+                self.t0 = None
+
+        def on_validation_end(self, trainer, pl_module):  # after the module logged its epoch metrics
+            if trainer.sanity_checking:
+                return
+            value = trainer.callback_metrics.get(metric)
+            if value is not None:
+                curve.append((self.clock, float(value)))
+
+    return Curve()
+
+
+def ours(model: str, epochs: int, tmp: Path, max_batches: int | None) -> list:
+    import hydra
+
+    from src.utils.instantiate import build_all
+
+    over = [
+        f"model={model}",
+        *DATA[model],
+        f"trainer.max_epochs={epochs}",
+        "callbacks.early_stopping.patience=1000",
+    ]
+    if max_batches:
+        over += [f"+trainer.limit_train_batches={max_batches}", f"+trainer.limit_val_batches={max_batches}"]
+    cfg = compose(over, tmp / f"ours_{model}")
+    dm, module = build_data_and_model(cfg)
+    curve: list = []
+    callbacks = [*build_all(cfg.callbacks, "callbacks"), curve_callback(LEVELS[model][0], curve)]
+    trainer = hydra.utils.instantiate(
+        cfg.trainer, callbacks=callbacks, logger=build_all(cfg.logger, "logger")
+    )
+    before = torch.get_num_threads()
+    trainer.fit(module, datamodule=dm)
+    torch.set_num_threads(before)
+    return curve
+
+
+# ---- peers in plain loops -------------------------------------------------------------------------------------
+def plain_curve(net, loss_fn, opt, loader, evaluate, epochs: int, max_batches: int | None) -> list:
+    """Train `net` with `loss_fn(net, batch)`; evaluate after each epoch; (train seconds, metric) pairs."""
+    curve, clock = [], 0.0
+    for _ in range(epochs):
+        net.train()
+        t0 = time.perf_counter()
+        for i, batch in enumerate(loader):
+            if max_batches and i >= max_batches:
+                break
+            loss = loss_fn(net, batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        clock += time.perf_counter() - t0
+        net.eval()
+        with torch.no_grad():
+            curve.append((clock, evaluate(net)))
+    return curve
+
+
+def smp_unet(epochs: int, tmp: Path, max_batches: int | None) -> list:
+    import segmentation_models_pytorch as smp
+    from segmentation_models_pytorch.losses import DiceLoss
+    from torchmetrics.classification import MulticlassJaccardIndex
+
+    cfg = compose(["model=unet", *DATA["unet"]], tmp / "smp", progress=False)
+    dm, ours_module = build_data_and_model(cfg)
+    dm.setup("fit")
+    depth, classes = int(cfg.model.depth), int(cfg.data.num_classes)
+    net = smp.Unet(
+        "resnet18",
+        encoder_depth=depth,
+        encoder_weights=None,
+        decoder_channels=[16 * 2 ** (depth - 1 - i) for i in range(depth)],
+        classes=classes,
+    )
+    ce, dice = torch.nn.CrossEntropyLoss(ignore_index=255), DiceLoss("multiclass", ignore_index=255)
+
+    def loss_fn(net, batch):
+        x, y = batch
+        logits = net(x)
+        return ce(logits, y) + dice(logits, y)
+
+    def evaluate(net):
+        metric = MulticlassJaccardIndex(classes, average="none", ignore_index=255, zero_division=float("nan"))
+        for i, (x, y) in enumerate(dm.val_dataloader()):
+            if max_batches and i >= max_batches:
+                break
+            metric.update(net(x).argmax(1), y)
+        return float(metric.compute().nanmean())
+
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    return plain_curve(net, loss_fn, opt, dm.train_dataloader(), evaluate, epochs, max_batches)
+
+
+def pml_siamese(epochs: int, tmp: Path, max_batches: int | None) -> list:
+    from pytorch_metric_learning import losses, miners
+
+    from src.metrics.verification import verification_metrics
+    from src.models.siamese import pair_score
+
+    cfg = compose(["model=siamese", *DATA["siamese"]], tmp / "pml", progress=False)
+    dm, module = build_data_and_model(cfg)
+    dm.setup("fit")
+    net = copy.deepcopy(module.net)  # our encoder + reductor as a plain nn.Module
+    loss, miner = losses.TripletMarginLoss(margin=0.2), miners.MultiSimilarityMiner(epsilon=0.1)
+
+    def loss_fn(net, batch):
+        x, y = batch
+        emb = net(x)
+        return loss(emb, y, miner(emb, y))
+
+    def evaluate(net):
+        scores, same = [], []
+        for i, (a, b, s, _) in enumerate(dm.val_dataloader()):
+            if max_batches and i >= max_batches:
+                break
+            scores.append(pair_score(net(a), net(b), "euclidean"))
+            same.append(s)
+        return verification_metrics(torch.cat(scores), torch.cat(same))["auroc"]
+
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    return plain_curve(net, loss_fn, opt, dm.train_dataloader(), evaluate, epochs, max_batches)
+
+
+def export_shapes_det(root: Path, cfg) -> Path:
+    """shapes_det's train and val splits as a YOLO-format dataset (PNG images, normalized labels)."""
+    from PIL import Image
+
+    reader = build_data_and_model(cfg)[0].reader
+    for split in ("train", "val"):
+        ds = reader.dataset(split)
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        h, w = ds.images.shape[-2:]
+        for i in range(len(ds)):
+            Image.fromarray(ds.images[i].permute(1, 2, 0).numpy()).save(
+                root / "images" / split / f"{i:05d}.png"
+            )
+            lines = [
+                f"{int(c)} {(b[0] + b[2]) / 2 / w:.6f} {(b[1] + b[3]) / 2 / h:.6f} {(b[2] - b[0]) / w:.6f} {(b[3] - b[1]) / h:.6f}"
+                for b, c in zip(ds.boxes[i].tolist(), ds.labels[i].tolist())
+            ]
+            (root / "labels" / split / f"{i:05d}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+    names = "".join(f"  {i}: {n}\n" for i, n in enumerate(reader.class_names))
+    (root / "data.yaml").write_text(f"path: {root}\ntrain: images/train\nval: images/val\nnames:\n{names}")
+    return root / "data.yaml"
+
+
+def ultralytics_yolo11n(epochs: int, tmp: Path, max_batches: int | None) -> list | str:
+    try:
+        from ultralytics import YOLO
+    except ImportError:
+        return "ultralytics not installed (optional: `pip install ultralytics` in the benchmark environment)"
+    cfg = compose(["model=yolo", *DATA["yolo"]], tmp / "yolo11", progress=False)
+    data_yaml = export_shapes_det(tmp / "shapes_det_yolo", cfg)
+    model = YOLO("yolo11n.yaml")
+    curve, state = [], {"clock": 0.0, "t0": None}
+
+    def epoch_start(trainer):
+        state["t0"] = time.perf_counter()
+
+    def epoch_end(trainer):  # before validation
+        state["clock"] += time.perf_counter() - state["t0"]
+
+    def fit_epoch_end(trainer):  # after validation (also called by the final validation: kept once)
+        if len(curve) <= trainer.epoch:
+            curve.append((state["clock"], float(trainer.metrics.get("metrics/mAP50(B)", float("nan")))))
+
+    model.add_callback("on_train_epoch_start", epoch_start)
+    model.add_callback("on_train_epoch_end", epoch_end)
+    model.add_callback("on_fit_epoch_end", fit_epoch_end)
+    n_train = len(list((tmp / "shapes_det_yolo" / "images" / "train").iterdir()))
+    batch = int(cfg.data.batch_size)
+    fraction = min(1.0, max_batches * batch / n_train) if max_batches else 1.0
+    model.train(
+        data=str(data_yaml),
+        imgsz=int(cfg.data.image_size),
+        epochs=epochs,
+        batch=batch,
+        device="cpu",
+        workers=int(cfg.data.num_workers) if str(cfg.data.num_workers).isdigit() else 1,
+        pretrained=False,
+        amp=False,
+        plots=False,
+        fraction=fraction,
+        project=str(tmp / "ultralytics"),
+        name="yolo11n",
+        exist_ok=True,
+        verbose=False,
+        seed=0,
+    )
+    return curve
+
+
+PEERS = {
+    "unet": ("smp Unet (resnet18), plain loop", smp_unet),
+    "siamese": ("same net + PML triplet loss & miner, plain loop", pml_siamese),
+    "yolo": ("ultralytics YOLO11n from yaml", ultralytics_yolo11n),
+}
+
+
+def first_reaching(curve: list, level: float) -> float | None:
+    return next((t for t, v in curve if v >= level), None)
+
+
+def plot(results: dict):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    for ax, (model, r) in zip(axes, results.items()):
+        for key, label in (("ours", "ours"), ("peer", r["peer_name"])):
+            curve = r[key]
+            if isinstance(curve, list) and curve:
+                ax.plot([t for t, _ in curve], [v for _, v in curve], "o-", label=label, ms=3)
+        ax.set(xlabel="training seconds", ylabel=LEVELS[model][0], title=model)
+        ax.legend(fontsize=7)
+    return fig
+
+
+def main() -> None:
+    args = parse_args(
+        __doc__,
+        lambda p: p.add_argument(
+            "--render",
+            action="store_true",
+            help="only re-tabulate results/time_to_quality.json (no training)",
+        ),
+    )
+    quiet()
+    if args.render:
+        saved = json.loads((args.out / "time_to_quality.json").read_text())
+        report(saved["curves"], args.out, saved["quick"], saved["machine"])
+        return
+    epochs = {m: 1 for m in EPOCHS} if args.quick else dict(EPOCHS)
+    max_batches = 3 if args.quick else None
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="bench_ttq_") as tmp:
+        for model, (peer_name, peer) in PEERS.items():
+            ours_curve = ours(model, epochs[model], Path(tmp), max_batches)
+            print(f"{model} ours: {ours_curve}", flush=True)
+            threads = torch.get_num_threads()
+            peer_curve = peer(epochs[model], Path(tmp), max_batches)
+            torch.set_num_threads(threads)  # ultralytics sets its own
+            print(f"{model} peer: {peer_curve}", flush=True)
+            results[model] = {
+                "ours": ours_curve,
+                "peer": peer_curve,
+                "peer_name": peer_name,
+                "epochs": epochs[model],
+            }
+    report(results, args.out, args.quick)
+
+
+def report(results: dict, out: Path, quick: bool, machine_info: dict | None = None) -> None:
+    """The tables and the plot of the curves (`--render` redoes them from the saved JSON)."""
+    if machine_info:
+        _MACHINE.update(machine_info)
+    rows = []
+    for model, r in results.items():
+        metric, levels = LEVELS[model]
+        for level in levels:
+            t_ours = first_reaching(r["ours"], level)
+            if isinstance(r["peer"], str):
+                rows.append([model, r["peer_name"], metric, level, t_ours, r["peer"], "peer not run"])
+                continue
+            t_peer = first_reaching(r["peer"], level)
+            verdict = (
+                "met"
+                if t_ours is not None and (t_peer is None or t_ours <= t_peer)
+                else ("neither" if t_ours is None and t_peer is None else "not met")
+            )
+            rows.append([model, r["peer_name"], metric, level, t_ours, t_peer, verdict])
+    final_rows = [
+        [
+            m,
+            r["epochs"],
+            r["ours"][-1][1] if r["ours"] else None,
+            r["ours"][-1][0] if r["ours"] else None,
+            r["peer"][-1][1]
+            if isinstance(r["peer"], list) and r["peer"]
+            else r["peer"]
+            if isinstance(r["peer"], str)
+            else None,
+            r["peer"][-1][0] if isinstance(r["peer"], list) and r["peer"] else None,
+        ]
+        for m, r in results.items()
+    ]
+    write_result(
+        "time_to_quality",
+        "Time to quality: ours vs the tools users would pick instead (same data, same CPU)",
+        [
+            (
+                "Training seconds to reach each level (validation time excluded):",
+                ["model", "peer", "metric", "level", "ours s", "peer s", "goal: ours no later"],
+                rows,
+            ),
+            (
+                "End of the runs:",
+                ["model", "epochs", "ours final", "ours s", "peer final", "peer s"],
+                final_rows,
+            ),
+        ],
+        {"curves": results, "levels": {m: v[1] for m, v in LEVELS.items()}},
+        out,
+        NOTES,
+        plot(results),
+        quick,
+    )
+
+
+if __name__ == "__main__":
+    main()
