@@ -28,7 +28,7 @@ METRICS = [  # (metric, column title, lower is better)
     ("test/acc", "10-fold acc", False),
 ]
 QUICK = [
-    "model.loss={name:contrastive,margin:0.5},{name:triplet,margin:0.2}",
+    "model.loss={name:contrastive,margin:0.5}",
     "seed=1,2",
     "trainer.max_epochs=1",
     "+trainer.limit_train_batches=2",
