@@ -32,5 +32,11 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+experiments: install  ## the four studies of experiments/ (each rewrites its table, plots and README results)
+	$(PY) -m experiments.transposed_conv.run
+	$(PY) -m experiments.margins.run
+	$(PY) -m experiments.iou_thresholds.run
+	$(PY) -m experiments.decoder_depth.run
+
 clean:
 	rm -rf logs .pytest_cache .ruff_cache
