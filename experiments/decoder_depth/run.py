@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from experiments import common
+from experiments import common, top_readme
 
 HERE = Path(__file__).resolve().parent
 COMMAND = "python -m experiments.decoder_depth.run"
@@ -184,7 +184,10 @@ def run(out_dir: Path = HERE, quick: bool = False, sweep_dir: Path | None = None
             "train.py", ["experiment=decoder_depth", *parallel, *(QUICK if quick else [])], sweep_dir
         )
     command = COMMAND + (" --quick" if quick else "")
-    return report(sweep_dir, out_dir, command, repeats=2 if quick else 15)
+    result = report(sweep_dir, out_dir, command, repeats=2 if quick else 15)
+    if out_dir.resolve() == HERE:  # the study's own folder: refresh the top-level README's table too
+        top_readme.update()
+    return result
 
 
 def main() -> None:

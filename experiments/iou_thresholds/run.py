@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from experiments import common
+from experiments import common, top_readme
 from src.utils.sweep_report import find_jobs
 
 HERE = Path(__file__).resolve().parent
@@ -282,7 +282,10 @@ def run(out_dir: Path = HERE, quick: bool = False, sweep_dir: Path | None = None
         train(sweep_dir, quick)
         evaluate_nms(sweep_dir, training_jobs(sweep_dir), quick)
     command = COMMAND + (" --quick" if quick else "")
-    return report(sweep_dir, out_dir, command)
+    result = report(sweep_dir, out_dir, command)
+    if out_dir.resolve() == HERE:  # the study's own folder: refresh the top-level README's table too
+        top_readme.update()
+    return result
 
 
 def main() -> None:

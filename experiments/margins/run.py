@@ -17,7 +17,7 @@ import re
 import time
 from pathlib import Path
 
-from experiments import common
+from experiments import common, top_readme
 
 HERE = Path(__file__).resolve().parent
 COMMAND = "python -m experiments.margins.run"
@@ -158,7 +158,10 @@ def run(out_dir: Path = HERE, quick: bool = False, sweep_dir: Path | None = None
         parallel = [] if quick else ["launcher=joblib"]  # two jobs at once on two cores
         common.launch("train.py", ["experiment=margins", *parallel, *(QUICK if quick else [])], sweep_dir)
     command = COMMAND + (" --quick" if quick else "")
-    return report(sweep_dir, out_dir, common.wall_seconds(sweep_dir), command)
+    result = report(sweep_dir, out_dir, common.wall_seconds(sweep_dir), command)
+    if out_dir.resolve() == HERE:  # the study's own folder: refresh the top-level README's table too
+        top_readme.update()
+    return result
 
 
 def main() -> None:
