@@ -17,6 +17,8 @@ import re
 import time
 from pathlib import Path
 
+import yaml
+
 from experiments import common, top_readme
 
 HERE = Path(__file__).resolve().parent
@@ -129,9 +131,11 @@ def report(sweep_dir: Path, out_dir: Path, wall_s: float, command: str) -> list[
     )
     plot(groups, out_dir / "margins.png")
     common.copy_summary(sweep_dir, out_dir, "sweep")
+    reader = yaml.safe_load((jobs[0].path / ".hydra" / "config.yaml").read_text())["data"]["reader"]
     epochs = sorted({str(j.overrides.get("trainer.max_epochs", "")) for j in jobs} - {""})
     results = (
-        "Test split: 50 held-out identities, 2000 pairs (half same); mean ± std (sample std, ddof 1) over "
+        f"Test split: {reader['num_test_identities']} held-out identities, {reader['num_test_pairs']} pairs "
+        "(half same); mean ± std (sample std, ddof 1) over "
         f"the seeds of each row; best mean in bold. {len(jobs)} runs.\n\n"
         + table
         + "\n![margins](margins.png)\n\n"
