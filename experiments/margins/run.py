@@ -93,7 +93,7 @@ def plot(groups: list[dict], path: Path) -> None:
             mean, std = common.mean_std(g["values"][metric])
             ax.axhline(mean, color=colour, ls="--", label=label(g["loss"]))
             ax.axhspan(mean - std, mean + std, color=colour, alpha=0.12)
-        ax.set_xlabel("contrastive margin (euclidean, embeddings on the unit sphere)")
+        ax.set_xlabel("contrastive margin (euclidean, unit-sphere embeddings)")
         ax.set_title(f"test {title} (mean ± std over seeds)", fontsize=10)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, loc="lower right")
