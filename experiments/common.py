@@ -67,11 +67,16 @@ def wall_seconds(*sweep_dirs: Path) -> float:
     return total
 
 
-def jobs_of(sweep_dir: Path) -> list[Job]:
-    """The sweep's jobs (summary files refreshed); a failed job stops the study with its error."""
+def jobs_of(sweep_dir: Path, partial: bool = False) -> list[Job]:
+    """The sweep's jobs (summary files refreshed); a failed job stops the study with its error.
+
+    `partial`: the finished jobs only (a report of a sweep that is still running or was cut short).
+    """
     write_summary(sweep_dir)
     jobs = find_jobs(sweep_dir)
     failed = [j for j in jobs if j.status != "ok"]
+    if partial:
+        return [j for j in jobs if j.status == "ok"]
     if failed:
         raise RuntimeError(
             "; ".join(f"job {j.name} ({j.overrides}) {j.status}: {j.error}" for j in failed)

@@ -119,8 +119,8 @@ def plot(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def report(sweep_dir: Path, out_dir: Path, command: str, repeats: int) -> list[dict]:
-    jobs = common.jobs_of(sweep_dir)
+def report(sweep_dir: Path, out_dir: Path, command: str, repeats: int, partial: bool = False) -> list[dict]:
+    jobs = common.jobs_of(sweep_dir, partial)
     rows = measure(jobs, repeats)
     header = [
         "network",
@@ -164,6 +164,12 @@ def report(sweep_dir: Path, out_dir: Path, command: str, repeats: int) -> list[d
         "`in module`: all of the network's parameters (smp keeps every resnet18 stage even when "
         "`encoder_depth` < 5).\n\n"
         + table
+        + (
+            f"**Partial run: only {len(rows)} of the 8 jobs finished before the report** (the others are "
+            "missing from the table and the plot).\n\n"
+            if partial and len(rows) < 8
+            else ""
+        )
         + "\n![decoder depth](decoder_depth.png)\n\n"
         + "Every run: `sweep_summary.md` / `sweep_summary.csv` (per-class IoU, val and test).\n\n"
         + common.footer(common.wall_seconds(sweep_dir), command)
@@ -172,7 +178,13 @@ def report(sweep_dir: Path, out_dir: Path, command: str, repeats: int) -> list[d
     return rows
 
 
-def run(out_dir: Path = HERE, quick: bool = False, sweep_dir: Path | None = None, existing: bool = False):
+def run(
+    out_dir: Path = HERE,
+    quick: bool = False,
+    sweep_dir: Path | None = None,
+    existing: bool = False,
+    partial: bool = False,
+):
     """Run the sweep (unless `existing`) into `sweep_dir` and write the study's outputs into `out_dir`."""
     out_dir = Path(out_dir)
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
@@ -184,7 +196,7 @@ def run(out_dir: Path = HERE, quick: bool = False, sweep_dir: Path | None = None
             "train.py", ["experiment=decoder_depth", *parallel, *(QUICK if quick else [])], sweep_dir
         )
     command = COMMAND + (" --quick" if quick else "")
-    result = report(sweep_dir, out_dir, command, repeats=2 if quick else 15)
+    result = report(sweep_dir, out_dir, command, repeats=2 if quick else 15, partial=partial)
     if out_dir.resolve() == HERE:  # the study's own folder: refresh the top-level README's table too
         top_readme.update()
     return result
@@ -197,9 +209,10 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=None, help="where tables/plots/README go (default: here)")
     parser.add_argument("--from", dest="existing", type=Path, default=None, help="re-report a finished sweep")
+    parser.add_argument("--partial", action="store_true", help="with --from: report the finished jobs only")
     args = parser.parse_args()
     out = args.out or (common.ROOT / "logs" / "experiments" / "decoder_depth_quick" if args.quick else HERE)
-    run(out, args.quick, args.existing, existing=args.existing is not None)
+    run(out, args.quick, args.existing, existing=args.existing is not None, partial=args.partial)
 
 
 if __name__ == "__main__":
