@@ -170,6 +170,15 @@ def report(sweep_dir: Path, out_dir: Path, command: str, repeats: int, partial: 
             if partial and len(rows) < 8
             else ""
         )
+        + "\n"
+        + "".join(
+            f"Best test mIoU of {name}: depth {b['depth']} ({b['miou']:.3f}).\n"
+            for name, b in (
+                (BACKENDS[k], max((r for r in rows if r["backend"] == k), key=lambda r: r["miou"]))
+                for k in BACKENDS
+                if any(r["backend"] == k for r in rows)
+            )
+        )
         + "\n![decoder depth](decoder_depth.png)\n\n"
         + "Every run: `sweep_summary.md` / `sweep_summary.csv` (per-class IoU, val and test).\n\n"
         + common.footer(common.wall_seconds(sweep_dir), command)

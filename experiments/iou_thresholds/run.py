@@ -263,6 +263,13 @@ def report(sweep_dir: Path, out_dir: Path, command: str) -> dict:
         + "\n**NMS IoU** — the same checkpoints (the anchor head trained at assignment IoU 0.25) "
         "re-evaluated on the test split with `eval.py` at each NMS IoU; nothing retrained.\n\n"
         + table_b
+        + "\n"
+        + "".join(
+            f"Best NMS IoU for {HEADS[h]}: {max(rows, key=lambda r: r[m])['nms']:g} by {n} "
+            f"({max(r[m] for r in rows):.3f}).\n"
+            for h, rows in nms_rows.items()
+            for m, n in (MAPS[0], MAPS[2])
+        )
         + "\n![iou thresholds](iou_thresholds.png)\n\n"
         + note_yolo11
         + "Every job: `sweep_*_summary.md` / `.csv` (per-class AP, val and test).\n\n"

@@ -102,6 +102,20 @@ def plot(groups: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def takeaways(groups: list[dict]) -> str:
+    """Generated from the numbers: the best setting and the contrastive AUROC against the margin."""
+
+    def auroc(g):
+        return common.mean_std(g["values"]["test/auroc"])[0]
+
+    best = max(groups, key=auroc)
+    contrastive = [g for g in groups if g["loss"].get("name") == "contrastive"]
+    trend = ", ".join(f"{g['loss']['margin']} → {auroc(g):.3f}" for g in contrastive)
+    return f"Highest mean test AUROC: {label(best['loss'])} ({auroc(best):.3f}). " + (
+        f"Contrastive, test AUROC by margin: {trend}.\n" if contrastive else "\n"
+    )
+
+
 def report(sweep_dir: Path, out_dir: Path, wall_s: float, command: str) -> list[dict]:
     jobs = common.jobs_of(sweep_dir)
     groups = aggregate(jobs)
@@ -138,6 +152,8 @@ def report(sweep_dir: Path, out_dir: Path, wall_s: float, command: str) -> list[
         "(half same); mean ± std (sample std, ddof 1) over "
         f"the seeds of each row; best mean in bold. {len(jobs)} runs.\n\n"
         + table
+        + "\n"
+        + takeaways(groups)
         + "\n![margins](margins.png)\n\n"
         + "Every run: `sweep_summary.md` / `sweep_summary.csv` (all metrics, val and test, run time per job).\n\n"
         + (
