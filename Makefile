@@ -39,5 +39,11 @@ bench: install  ## every benchmarks/*.py not starting with _ (tables + plots in 
 		$(PY) -m benchmarks.$$name $(BENCH_ARGS); \
 	done
 
+experiments: install  ## the four studies of experiments/ (each rewrites its table, plots and README results)
+	$(PY) -m experiments.transposed_conv.run
+	$(PY) -m experiments.margins.run
+	$(PY) -m experiments.iou_thresholds.run
+	$(PY) -m experiments.decoder_depth.run
+
 clean:
 	rm -rf logs .pytest_cache .ruff_cache
