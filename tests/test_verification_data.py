@@ -93,7 +93,7 @@ def test_faces_synth_rejects_bad_values():
 
 def test_pk_sampler_batches():
     labels = np.repeat(np.arange(10), 5)
-    sampler = PKBatchSampler(labels, p=4, k=3, seed=0)
+    sampler = PKBatchSampler(range(len(labels)), labels, p=4, k=3, seed=0)
     batches = list(sampler)
     assert len(batches) == len(sampler) == 50 // 12
     for batch in batches:
@@ -103,7 +103,18 @@ def test_pk_sampler_batches():
     sampler.set_epoch(0)
     assert batches == list(sampler)  # seeded per epoch
     with pytest.raises(ConfigError, match="sampler.p"):
-        PKBatchSampler(labels, p=20, k=2)
+        PKBatchSampler(range(len(labels)), labels, p=20, k=2)
+
+
+def test_pk_sampler_draws_only_from_its_index_sampler():
+    """Under DDP Lightning hands the batch sampler a DistributedSampler: batches stay in the rank's share."""
+    labels = np.repeat(np.arange(10), 6)
+    share = torch.utils.data.DistributedSampler(range(len(labels)), num_replicas=2, rank=1, shuffle=True)
+    sampler = PKBatchSampler(share, labels, p=4, k=2, seed=0)
+    mine = set(share)
+    assert len(sampler) == 30 // 8
+    for batch in sampler:
+        assert set(batch) <= mine and len(set(labels[batch])) == 4
 
 
 # ---- identity folder ----------------------------------------------------------------------------------

@@ -3,7 +3,11 @@
 Mining losses (batch-hard triplet, contrastive with balanced pairs, SupCon) need several images of
 the same identity in a batch; a shuffled loader rarely gives that with many identities. Each epoch
 visits the identities in a new seeded order; identities with fewer than K images are sampled with
-replacement. Under DDP each rank draws from its own seed stream (rank offsets the seed).
+replacement.
+
+It is a `torch.utils.data.BatchSampler` over an index `sampler`: the images of an epoch are those the
+sampler yields. Under DDP Lightning re-creates it around a `DistributedSampler`, so each rank draws
+its P×K batches from its own share of the images (and from its own seed stream: the rank offsets it).
 """
 
 from __future__ import annotations
@@ -12,15 +16,17 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
+from torch.utils.data import BatchSampler, Sampler
 
 from src.utils.errors import ConfigError
 
 
-class PKBatchSampler(torch.utils.data.Sampler[list[int]]):
-    """Batches of indices: `p` identities × `k` images; `len(labels) // (p*k)` batches per epoch."""
+class PKBatchSampler(BatchSampler):
+    """Batches of indices: `p` identities × `k` images; `len(sampler) // (p*k)` batches per epoch."""
 
     def __init__(
         self,
+        sampler: Sampler[int] | Sequence[int],
         labels: Sequence[int],
         p: int,
         k: int,
@@ -28,18 +34,17 @@ class PKBatchSampler(torch.utils.data.Sampler[list[int]]):
         num_batches: int | None = None,
         epoch_source: Callable[[], int | None] | None = None,
     ):
-        labels = np.asarray(labels)
-        self.by_id = [np.flatnonzero(labels == c) for c in np.unique(labels)]
         if p < 2 or k < 1:
             raise ConfigError(
                 "sampler", f"expected p >= 2 identities and k >= 1 images per batch (got p={p}, k={k})"
             )
-        if len(self.by_id) < p:
-            raise ConfigError(
-                "sampler.p", f"is {p} but the training set has only {len(self.by_id)} identities"
-            )
+        super().__init__(sampler, batch_size=p * k, drop_last=True)
+        self.labels = np.asarray(labels)
+        identities = len(np.unique(self.labels))
+        if identities < p:
+            raise ConfigError("sampler.p", f"is {p} but the training set has only {identities} identities")
         self.p, self.k, self.seed = p, k, seed
-        self.num_batches = num_batches or max(1, len(labels) // (p * k))
+        self.num_batches = num_batches or max(1, len(sampler) // (p * k))
         self.epoch = 0
         # Lightning calls set_epoch on samplers, not on batch samplers: asking the trainer for its epoch
         # keeps a run resumed from a checkpoint on the same batches as an uninterrupted one.
@@ -61,13 +66,16 @@ class PKBatchSampler(torch.utils.data.Sampler[list[int]]):
         epoch = self.epoch if epoch is None else epoch
         rng = np.random.default_rng([self.seed, epoch, rank])
         self.epoch = epoch + 1
+        pool = np.sort(np.fromiter(iter(self.sampler), dtype=np.int64))  # this epoch's (rank's) images
+        pool_labels = self.labels[pool]
+        by_id = [pool[pool_labels == c] for c in np.unique(pool_labels)]
         order: list[int] = []
         for _ in range(self.num_batches):
             if len(order) < self.p:
-                order = list(rng.permutation(len(self.by_id)))  # leftovers dropped: no identity twice
+                order = list(rng.permutation(len(by_id)))  # leftovers dropped: no identity twice
             chosen, order = order[: self.p], order[self.p :]
             batch = []
             for c in chosen:
-                idx = self.by_id[c]
+                idx = by_id[c]
                 batch += rng.choice(idx, self.k, replace=len(idx) < self.k).tolist()
             yield batch

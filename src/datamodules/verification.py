@@ -9,7 +9,7 @@ with identities), `pairs(split)` (a PairSet), `splits` and `num_train_identities
 from __future__ import annotations
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler
 
 from src.data.samplers import PKBatchSampler
 from src.data.transforms import IMAGENET_MEAN, IMAGENET_STD, augment_config, eval_transform, train_transform
@@ -100,7 +100,12 @@ class VerificationDataModule(BaseDataModule):
         if self.sampler == "random":
             return self.loader(self.train_set, train=True, batch_size=self.p * self.k)
         batches = PKBatchSampler(
-            self.train_set.targets, self.p, self.k, seed=self.seed, epoch_source=self.trainer_epoch
+            RandomSampler(self.train_set),  # shuffled: Lightning's DDP share of it is shuffled too
+            self.train_set.targets,
+            self.p,
+            self.k,
+            seed=self.seed,
+            epoch_source=self.trainer_epoch,
         )
         return self.loader(self.train_set, train=True, batch_sampler=batches)
 
