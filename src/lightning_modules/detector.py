@@ -71,26 +71,19 @@ class Detector(TaskModule):
     ):
         super().__init__(optim, plot_every_n_epochs, num_plot_images, monitor)
         self.save_hyperparameters(logger=False)
-        check(
-            isinstance(num_classes, int) and num_classes >= 1, "num_classes", "an integer >= 1", num_classes
+        self.set_eval_settings(
+            num_classes,
+            image_size,
+            score_threshold,
+            eval_score_threshold,
+            nms_iou,
+            max_det,
+            map_iou_thresholds,
         )
         check_choice(head, "head", HEADS)
-        for key, value in (("nms_iou", nms_iou), ("assign_iou", assign_iou)):
-            check(0 < value <= 1, key, "an IoU in (0, 1]", value)
-        for key, value in (
-            ("score_threshold", score_threshold),
-            ("eval_score_threshold", eval_score_threshold),
-        ):
-            check(0 <= value < 1, key, "a score in [0, 1)", value)
-        check(isinstance(max_det, int) and max_det >= 1, "max_det", "an integer >= 1", max_det)
+        check(0 < assign_iou <= 1, "assign_iou", "an IoU in (0, 1]", assign_iou)
         check(0 <= ema_decay < 1, "ema_decay", "a value in [0, 1) (0 = off)", ema_decay)
-        self.num_classes, self.head = num_classes, head
-        self.image_size = (
-            (image_size, image_size) if isinstance(image_size, int) else tuple(int(v) for v in image_size)
-        )
-        self.score_threshold, self.eval_score_threshold = score_threshold, eval_score_threshold
-        self.nms_iou, self.max_det = nms_iou, max_det
-        self.iou_thresholds = self.parse_ious(map_iou_thresholds)
+        self.head = head
         if head == "v1":
             check(isinstance(grid_size, int) and grid_size >= 1, "grid_size", "an integer >= 1", grid_size)
             check(
@@ -302,6 +295,35 @@ class Detector(TaskModule):
             self.save_figure(
                 pr_curves(curves, torch.linspace(0, 1, precision.shape[1]), names, aps), f"{stage}_pr_curve"
             )
+
+    def set_eval_settings(
+        self,
+        num_classes: int,
+        image_size: int | list[int],
+        score_threshold: float,
+        eval_score_threshold: float,
+        nms_iou: float,
+        max_det: int,
+        map_iou_thresholds: list[float] | None,
+    ) -> None:
+        """Check and keep what evaluation, plots and prediction read (shared with subclasses' heads)."""
+        check(
+            isinstance(num_classes, int) and num_classes >= 1, "num_classes", "an integer >= 1", num_classes
+        )
+        check(0 < nms_iou <= 1, "nms_iou", "an IoU in (0, 1]", nms_iou)
+        for key, value in (
+            ("score_threshold", score_threshold),
+            ("eval_score_threshold", eval_score_threshold),
+        ):
+            check(0 <= value < 1, key, "a score in [0, 1)", value)
+        check(isinstance(max_det, int) and max_det >= 1, "max_det", "an integer >= 1", max_det)
+        self.num_classes = num_classes
+        self.image_size = (
+            (image_size, image_size) if isinstance(image_size, int) else tuple(int(v) for v in image_size)
+        )
+        self.score_threshold, self.eval_score_threshold = score_threshold, eval_score_threshold
+        self.nms_iou, self.max_det = nms_iou, max_det
+        self.iou_thresholds = self.parse_ious(map_iou_thresholds)
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._eval_step(batch, batch_idx, "val")

@@ -59,16 +59,15 @@ class Yolo11(Detector):
         # attributes that Detector's evaluation, plots, EMA and predict_cli read.
         TaskModule.__init__(self, optim, plot_every_n_epochs, num_plot_images, monitor)
         self.save_hyperparameters(logger=False)
-        check(
-            isinstance(num_classes, int) and num_classes >= 1, "num_classes", "an integer >= 1", num_classes
+        self.set_eval_settings(
+            num_classes,
+            image_size,
+            score_threshold,
+            eval_score_threshold,
+            nms_iou,
+            max_det,
+            map_iou_thresholds,
         )
-        check(0 < nms_iou <= 1, "nms_iou", "an IoU in (0, 1]", nms_iou)
-        for key, value in (
-            ("score_threshold", score_threshold),
-            ("eval_score_threshold", eval_score_threshold),
-        ):
-            check(0 <= value < 1, key, "a score in [0, 1)", value)
-        check(isinstance(max_det, int) and max_det >= 1, "max_det", "an integer >= 1", max_det)
         check(0 <= ema_decay < 1, "ema_decay", "a value in [0, 1) (0 = off)", ema_decay)
         check(isinstance(tal_topk, int) and tal_topk >= 1, "tal_topk", "an integer >= 1", tal_topk)
         for key, value in (("box", box), ("cls", cls), ("dfl", dfl)):
@@ -79,13 +78,7 @@ class Yolo11(Detector):
             "an integer >= 1 or null",
             cpu_threads,
         )
-        self.num_classes, self.head = num_classes, "yolo11"
-        self.image_size = (
-            (image_size, image_size) if isinstance(image_size, int) else tuple(int(v) for v in image_size)
-        )
-        self.score_threshold, self.eval_score_threshold = score_threshold, eval_score_threshold
-        self.nms_iou, self.max_det, self.tal_topk = nms_iou, max_det, tal_topk
-        self.iou_thresholds = self.parse_ious(map_iou_thresholds)
+        self.head, self.tal_topk = "yolo11", tal_topk
         self.ema_decay, self.ema_tau, self.cpu_threads = ema_decay, ema_tau, cpu_threads
 
         self.net = y11.build_network(num_classes, variant, yaml, {"box": box, "cls": cls, "dfl": dfl})
