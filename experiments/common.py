@@ -160,13 +160,18 @@ def rewrite_readme(out_dir: Path, template: Path, results: str) -> Path:
     readme = Path(out_dir) / "README.md"
     if not readme.is_file():
         shutil.copyfile(template, readme)
-    text = readme.read_text()
-    if BEGIN not in text or END not in text:
-        raise RuntimeError(f"{readme}: no {BEGIN} … {END} block to rewrite")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{results.strip()}\n{END}{tail}")
+    replace_block(readme, BEGIN, END, results)
     return readme
+
+
+def replace_block(path: Path, begin: str, end: str, body: str) -> None:
+    """Rewrite the text between the `begin` and `end` marker lines of a file (markers kept)."""
+    text = path.read_text()
+    if begin not in text or end not in text:
+        raise RuntimeError(f"{path}: no {begin} … {end} block to rewrite")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{begin}\n{body.strip()}\n{end}{tail}")
 
 
 def plt():

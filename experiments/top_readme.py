@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from experiments.common import ROOT
+from experiments.common import ROOT, replace_block
 
 BEGIN, END = "<!-- section:experiments -->", "<!-- /section:experiments -->"
 STUDIES = [  # (folder, title, command, what the headline table shows)
@@ -90,12 +90,7 @@ def section() -> str:
 
 
 def update(readme: Path = ROOT / "README.md") -> None:
-    text = readme.read_text()
-    if BEGIN not in text or END not in text:
-        raise RuntimeError(f"{readme}: no {BEGIN} … {END} section")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{section().strip()}\n{END}{tail}")
+    replace_block(readme, BEGIN, END, section())
 
 
 if __name__ == "__main__":
