@@ -65,9 +65,12 @@ def test_two_workers_share_one_postgres_study(tmp_path, model):
         ]
         assert all(ran), ran  # both workers ran trials...
         assert sorted(ran[0] + ran[1]) == list(range(n_trials))  # ...each trial once, numbered study-wide
-        bests = [yaml.safe_load((tmp_path / f"worker{i}" / "best_params.yaml").read_text()) for i in range(2)]
+        files = [tmp_path / f"worker{i}" / "best_params.yaml" for i in range(2)]
+        bests = [yaml.safe_load(f.read_text()) for f in files]
         assert all(b["study_name"] == study_name for b in bests)
-        last = max(bests, key=lambda b: b["n_trials"])  # the worker that finished last saw every trial
+        # the worker that finished last saw every trial complete (both may count 4 trials: n_trials also
+        # counts the other worker's trial still running, so the written-last file is the one to read)
+        last = bests[max(range(2), key=lambda i: files[i].stat().st_mtime_ns)]
         assert last["n_trials"] == n_trials and last["best_value"] == pytest.approx(study.best_value)
     finally:
         optuna.delete_study(study_name=study_name, storage=URL)
