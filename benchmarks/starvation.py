@@ -29,7 +29,7 @@ CONFIGS = {  # data config -> the model of its task
     "coco": "yolo",
     "voc_det": "yolo",
 }
-FILE_TRAIN_IMAGES = {"identity_folder": 256}  # P×K batches of 64 images need more images for a few steps
+FILE_TRAIN_IMAGES = {"identity_folder": 1024}  # P×K batches of 64 images: 16 steps need 1024 images
 
 
 def measure(data: str, model: str, tmp: Path, n_train: int, max_batches: int) -> dict:

@@ -14,6 +14,7 @@ from src.utils.config_check import validate
 from src.utils.errors import ConfigError
 from src.utils.instantiate import build
 from tests.conftest import ROOT, make_cfg, run_train
+from tests.tiny_models import MODELS, tiny
 
 TINY_UNET = [
     "model=unet",
@@ -158,3 +159,22 @@ def test_ema_callback_trains_and_checkpoints_load_weights_only(tmp_path):
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert any("EMAWeightAveraging" in key for key in ckpt["callbacks"])
     assert "test/miou" in json.loads((tmp_path / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_training_loss_is_logged_per_logging_step_and_per_epoch(tmp_path, model):
+    """train/loss_step on the loggers' steps, train/loss_epoch and every loss term once per epoch."""
+    import csv
+
+    cfg = make_cfg(tmp_path, tiny(model, "trainer.max_epochs=2", "trainer.log_every_n_steps=1", "test=false"))
+    run_train(cfg)
+    rows = list(csv.DictReader(next(tmp_path.rglob("metrics.csv")).open()))
+    steps = [r for r in rows if r.get("train/loss_step")]
+    epochs = [r for r in rows if r.get("train/loss_epoch")]
+    assert len(steps) >= 2 and len(epochs) == 2
+    terms = [
+        k for k in rows[0] if k.startswith("train/") and k not in ("train/loss_step", "train/loss_epoch")
+    ]
+    assert terms and all(r[k] for r in epochs for k in terms), terms  # each term logged with the epoch loss
+    losses = [float(r["train/loss_step"]) for r in steps if r["epoch"] == "0"]
+    assert min(losses) - 1e-6 <= float(epochs[0]["train/loss_epoch"]) <= max(losses) + 1e-6

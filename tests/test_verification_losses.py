@@ -80,6 +80,23 @@ def test_triplet_batch_hard_is_mean_over_anchors():
     )
 
 
+def test_triplet_multisimilarity_mines_pairs_near_the_hardest_opposite():
+    # Wang et al. 2019: a positive is kept when closer than ε to the nearest negative (d + ε > min d_neg),
+    # a negative when within ε of the farthest positive (d − ε < max d_pos); triplets from the kept pairs
+    m, eps = 0.5, 0.1
+    terms = []
+    for a in range(4):
+        pos = [p for p in range(4) if p != a and LABELS[p] == LABELS[a]]
+        neg = [n for n in range(4) if LABELS[n] != LABELS[a]]
+        kept_p = [p for p in pos if euclid(a, p) + eps > min(euclid(a, n) for n in neg)]
+        kept_n = [n for n in neg if euclid(a, n) - eps < max(euclid(a, p) for p in pos)]
+        terms += [max(0.0, euclid(a, p) - euclid(a, n) + m) for p in kept_p for n in kept_n]
+    nonzero = [t for t in terms if t > 0]
+    assert 0 < len(nonzero) < 8  # some triplets are mined away: the miner is in the loop
+    loss = make("triplet", margin=m, mining="multisimilarity", miner_epsilon=eps)(EMB, LABELS)["loss"]
+    assert float(loss) == pytest.approx(sum(nonzero) / len(nonzero), rel=1e-5)
+
+
 def margin_softmax_reference(emb, labels, w, scale, target_logit):
     """Cross-entropy of s·cos(θ_j) with the target class's logit replaced by `target_logit(cos θ)`."""
     cos = torch.nn.functional.normalize(emb, dim=1) @ torch.nn.functional.normalize(w, dim=0)
@@ -140,6 +157,11 @@ def test_supcon_formula():
 
 def test_default_margins_and_bad_values():
     assert LossConfig(name="triplet").margin == 0.2 and LossConfig(name="arcface").margin == 0.5
+    assert (
+        LossConfig().name == "triplet" and LossConfig().mining == "all"
+    )  # the default (conf/model/siamese.yaml)
+    with pytest.raises(ConfigError, match="loss.mining"):
+        LossConfig(mining="semi")
     with pytest.raises(ConfigError, match="loss.name"):
         LossConfig(name="hinge")
     with pytest.raises(ConfigError, match="loss.margin"):

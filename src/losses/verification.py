@@ -3,7 +3,9 @@
 - `contrastive`: Hadsell et al. (2006), squared form, on balanced pairs (src/losses/contrastive.py);
 - `triplet`: pytorch-metric-learning's TripletMarginLoss ``[d(a,p) − d(a,n) + m]₊``; mining `hard`
   = batch-hard (BatchHardMiner: hardest positive and negative per anchor, mean over anchors, as in
-  Hermans et al. 2017) or `all` = every valid triplet, mean over the non-zero ones ("batch-all");
+  Hermans et al. 2017), `all` = every valid triplet, mean over the non-zero ones ("batch-all"), or
+  `multisimilarity` = the triplets of PML's MultiSimilarityMiner (pairs within `miner_epsilon` of the
+  hardest opposite pair, Wang et al. 2019), mean over the non-zero ones;
 - `arcface` / `cosface`: PML's ArcFaceLoss / CosFaceLoss; their class-centre matrix `W` is a
   parameter of this module, so it is trained with the network (the LightningModule holds the loss
   as a submodule, and the shared optimizer takes all of the module's parameters);
@@ -27,7 +29,7 @@ from src.utils.errors import ConfigError, check, check_choice
 
 LOSSES = ("contrastive", "triplet", "arcface", "cosface", "ntxent", "supcon")
 CLASSIFIER_LOSSES = ("arcface", "cosface")
-MINING = ("hard", "all")
+MINING = ("hard", "all", "multisimilarity")
 DEFAULT_MARGIN = {"contrastive": 1.0, "triplet": 0.2, "arcface": 0.5, "cosface": 0.35}
 DEFAULT_SCALE = 30.0
 
@@ -36,11 +38,12 @@ DEFAULT_SCALE = 30.0
 class LossConfig:
     """The `model.loss` block."""
 
-    name: str = "contrastive"
+    name: str = "triplet"
     margin: float | None = None  # contrastive / triplet: distance margin; arcface: radians; cosface: cosine
     temperature: float = 0.1  # ntxent / supcon
     scale: float | None = None  # arcface / cosface logit scale s (null = 30)
-    mining: str = "hard"  # triplet: hard (batch-hard) | all (batch-all)
+    mining: str = "all"  # triplet: all (batch-all) | hard (batch-hard) | multisimilarity
+    miner_epsilon: float = 0.1  # multisimilarity mining: how far past the hardest pair a pair is kept
     num_classes: int | None = None  # arcface / cosface: classes of W (null = the training identities)
 
     def __post_init__(self):
@@ -56,6 +59,7 @@ class LossConfig:
                 "an angle in radians below π/2 (0.5 is usual)",
                 self.margin,
             )
+        check(self.miner_epsilon >= 0, "loss.miner_epsilon", "a value >= 0", self.miner_epsilon)
         check(self.temperature > 0, "loss.temperature", "a value > 0", self.temperature)
         self.scale = DEFAULT_SCALE if self.scale is None else self.scale
         check(self.scale > 0, "loss.scale", "a value > 0", self.scale)
@@ -106,9 +110,11 @@ class VerificationLoss(nn.Module):
                 return losses.TripletMarginLoss(
                     margin=cfg.margin, distance=dist, reducer=reducers.MeanReducer()
                 )
-            return losses.TripletMarginLoss(
-                margin=cfg.margin, distance=dist
-            )  # all triplets, AvgNonZeroReducer
+            if cfg.mining == "multisimilarity":
+                self.miner = miners.MultiSimilarityMiner(
+                    epsilon=cfg.miner_epsilon, distance=pml_distance(self.metric)
+                )
+            return losses.TripletMarginLoss(margin=cfg.margin, distance=dist)  # AvgNonZeroReducer
         if cfg.name == "ntxent":
             return losses.NTXentLoss(temperature=cfg.temperature, distance=dist)
         if cfg.name == "supcon":
