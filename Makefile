@@ -34,10 +34,11 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 bench: install  ## every benchmarks/*.py not starting with _ (tables + plots in benchmarks/results/); never in CI
-	@set -e; for f in benchmarks/[!_]*.py; do \
-		name=$$(basename $$f .py); echo "== benchmarks.$$name"; \
+	@set -e; start=$$(date +%s); for f in benchmarks/[!_]*.py; do \
+		name=$$(basename $$f .py); echo "== benchmarks.$$name"; t0=$$(date +%s); \
 		$(PY) -m benchmarks.$$name $(BENCH_ARGS); \
-	done
+		echo "== benchmarks.$$name took $$(( $$(date +%s) - t0 )) s"; \
+	done; echo "== make bench took $$(( $$(date +%s) - start )) s"
 
 experiments: install  ## the four studies of experiments/ (each rewrites its table, plots and README results)
 	$(PY) -m experiments.transposed_conv.run
