@@ -17,7 +17,9 @@ from src.data.det_transforms import (
     DetectionEvalSet,
     DetectionTrainSet,
     collate_detection,
+    collate_detection_train,
     letterbox,
+    target_list,
     to_original,
 )
 from src.data.shapes import render_scene
@@ -370,3 +372,21 @@ def test_file_configs_name_missing_root_and_num_classes(tmp_path):
     root = write_yolo(tmp_path / "ds", scenes(2))
     with pytest.raises(ConfigError, match=r"data.num_classes.*set data.num_classes=3"):
         setup(["model=yolo", "data=yolo", f"data.root={root}"])
+
+
+def test_packed_training_batches_unpack_to_the_per_image_targets():
+    """The training collate packs the targets into three tensors; target_list gives each image's back."""
+    boxes = [
+        torch.tensor([[1.0, 2.0, 10.0, 12.0], [3.0, 3.0, 8.0, 9.0]]),
+        torch.zeros(0, 4),
+        torch.tensor([[0.0, 0.0, 5.0, 5.0]]),
+    ]
+    labels = [torch.tensor([2, 0]), torch.zeros(0, dtype=torch.long), torch.tensor([1])]
+    batch = [(torch.rand(3, 16, 16), {"boxes": b, "labels": c}) for b, c in zip(boxes, labels)]
+    images, packed = collate_detection_train(batch)
+    assert images.shape == (3, 3, 16, 16) and packed["counts"] == [2, 0, 1]
+    assert packed["boxes"].shape == (3, 4) and packed["labels"].tolist() == [2, 0, 1]
+    _, reference = collate_detection(batch)
+    for got, want in zip(target_list(packed), reference, strict=True):
+        assert torch.equal(got["boxes"], want["boxes"]) and torch.equal(got["labels"], want["labels"])
+    assert target_list(reference) is reference  # evaluation batches stay per image

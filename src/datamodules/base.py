@@ -61,9 +61,16 @@ class BaseDataModule(pl.LightningDataModule):
     collate = staticmethod(torch.utils.data.default_collate)
 
     def loader(
-        self, dataset: Dataset, train: bool, batch_size: int | None = None, sampler=None, batch_sampler=None
+        self,
+        dataset: Dataset,
+        train: bool,
+        batch_size: int | None = None,
+        sampler=None,
+        batch_sampler=None,
+        collate=None,
     ) -> DataLoader:
-        """A loader with the module's workers and pinning; `batch_sampler` replaces batching (P×K)."""
+        """A loader with the module's workers and pinning; `batch_sampler` replaces batching (P×K);
+        `collate` replaces the module's `collate` (a plain function, see below)."""
         size = batch_size or self.batch_size
         batching = (
             {"batch_sampler": batch_sampler}
@@ -82,7 +89,7 @@ class BaseDataModule(pl.LightningDataModule):
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
             multiprocessing_context=worker_context() if self.num_workers > 0 else None,
-            collate_fn=self.collate,
+            collate_fn=collate or self.collate,
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -15,6 +15,7 @@ from src.data.det_transforms import (
     DetectionEvalSet,
     DetectionTrainSet,
     collate_detection,
+    collate_detection_train,
 )
 from src.data.transforms import IMAGENET_MEAN, IMAGENET_STD, augment_config, size_pair
 from src.datamodules.base import BaseDataModule
@@ -80,6 +81,10 @@ class DetectionDataModule(BaseDataModule):
             )
 
     collate = staticmethod(collate_detection)  # picklable for spawned workers (see BaseDataModule)
+
+    def train_dataloader(self):
+        # targets packed into three tensors (collate_detection_train); the models unpack them
+        return self.loader(self.train_set, train=True, collate=collate_detection_train)
 
     def train_box_sizes(self) -> torch.Tensor:
         """(w, h) of the training boxes in network-input pixels (after letterbox/resize): for anchors."""

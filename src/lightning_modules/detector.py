@@ -18,7 +18,7 @@ import torch
 from torchmetrics.detection import MeanAveragePrecision
 from torchvision import tv_tensors
 
-from src.data.det_transforms import letterbox, to_original
+from src.data.det_transforms import letterbox, target_list, to_original
 from src.lightning_modules.base import TaskModule
 from src.losses.detection import AnchorLoss, YoloV1Loss
 from src.metrics.detection import PrecisionRecall
@@ -196,7 +196,7 @@ class Detector(TaskModule):
 
     def compute_losses(self, batch) -> dict[str, torch.Tensor]:
         images, targets = batch
-        return self.losses_of(self.net(images), targets)
+        return self.losses_of(self.net(images), target_list(targets))
 
     def detect(self, out: torch.Tensor, score_threshold: float) -> list[dict[str, torch.Tensor]]:
         """Network output → per image {boxes (XYXY input px), scores, labels} after NMS."""

@@ -17,6 +17,7 @@ import logging
 
 import torch
 
+from src.data.det_transforms import target_list
 from src.lightning_modules.base import TaskModule
 from src.lightning_modules.detector import Detector
 from src.metrics.detection import PrecisionRecall
@@ -144,7 +145,7 @@ class Yolo11(Detector):
 
     def compute_losses(self, batch) -> dict[str, torch.Tensor]:
         images, targets = batch
-        return self.losses_of(self.net(self.unit_range(images)), targets)
+        return self.losses_of(self.net(self.unit_range(images)), target_list(targets))
 
     def detect(self, out, score_threshold: float) -> list[dict[str, torch.Tensor]]:
         # mAP candidates (the low eval threshold) get every class above it, as ultralytics' validator does
