@@ -38,9 +38,9 @@ def measure(model: str, repeats: int, max_batches: int | None, tmp: Path) -> dic
         "plain": lambda: plain_epoch(copy.deepcopy(template), dm, max_batches),
         "ours": lambda: lightning_fit(cfg, template, dm, tmp / model / "run", max_batches),
     }
-    # short epochs (the Siamese one is ~2 s) get more rounds, so every median rests on ~40 s of runs
+    # short epochs (the Siamese one is ~2 s) get more rounds, so every median rests on ~30 s of runs
     warm = sum(timed(fn)[0] for fn in fns.values())
-    repeats = max(repeats, min(3 * repeats, round(40 / max(warm, 1e-3))))
+    repeats = max(repeats, min(3 * repeats, round(30 / max(warm, 1e-3))))
     times = interleaved(fns, repeats, warmup=0)
     plain, ours = median(times["plain"]), median(times["ours"])
     return {
@@ -119,7 +119,7 @@ def main() -> None:
     ]
     notes = (
         "One torch thread per process (`--threads`). Medians of interleaved runs per side after one warm-up round "
-        f"({repeats} rounds, more for short epochs, so each median covers ~40 s of runs); each run is one "
+        f"({repeats} rounds, more for short epochs, so each median covers ~30 s of runs); each run is one "
         "training epoch of the model's default config and data (`python train.py model=<name>`), "
         f"including loader start-up, of at most {max_batches} steps. Ours = `trainer.fit` with the rich progress bar and the CSV logger."
     )
