@@ -2,7 +2,8 @@
 
 On-disk layout (`data.root`):
 
-    root/classes.txt                  optional: one class name per line, line i = class id i
+    root/classes.txt                  optional: one class name per line, line i = class id i (without it,
+                                      `num_classes: auto` counts 1 + the largest id in the masks)
     root/train/images/<stem>.<jpg|png|...>
     root/train/masks/<stem>.png       single-channel (mode L/P/I) PNG: pixel value = class id, 255 = ignore
     root/val/...                      same layout
@@ -189,7 +190,7 @@ class MaskFolder:
     def __init__(
         self,
         root: str,
-        num_classes: int = 2,
+        num_classes: int | str = "auto",
         classes: list[str] | None = None,
         ignore_index: int = 255,
         value_map: dict[int, int] | None = None,
@@ -198,7 +199,10 @@ class MaskFolder:
         verify: str = "fast",
     ):
         check(
-            isinstance(num_classes, int) and num_classes >= 2, "num_classes", "an integer >= 2", num_classes
+            num_classes == "auto" or (isinstance(num_classes, int) and num_classes >= 2),
+            "num_classes",
+            "'auto' (from classes.txt, else the masks) or an integer >= 2",
+            num_classes,
         )
         check_choice(verify, "verify", VERIFY)
         self.root = Path(root).expanduser()
@@ -206,7 +210,7 @@ class MaskFolder:
             raise DataError(
                 self.root, "dataset folder not found (set data.root to the folder holding train/ and val/)"
             )
-        self.num_classes, self.ignore_index, self.verify = num_classes, ignore_index, verify
+        self.ignore_index, self.verify = ignore_index, verify
         self.value_map = parse_value_map(value_map)
         self.images_dir, self.masks_dir = images_dir, masks_dir
         if classes:
@@ -214,10 +218,24 @@ class MaskFolder:
         elif (self.root / "classes.txt").is_file():
             self.class_names = read_class_names(self.root / "classes.txt")
         else:
-            self.class_names = ["background", *(f"class_{i}" for i in range(1, num_classes))]
+            count = self.count_classes() if num_classes == "auto" else num_classes
+            self.class_names = ["background", *(f"class_{i}" for i in range(1, count))]
+        # an explicit count that differs from the names is reported by the DataModule
+        self.num_classes = len(self.class_names) if num_classes == "auto" else num_classes
         self.splits = tuple(
             s for s in ("train", "val", "test") if s != "test" or (self.root / "test" / images_dir).is_dir()
         )
+
+    def count_classes(self) -> int:
+        """Without classes.txt: 1 + the largest class id in the train and val masks (at least 2)."""
+        top = 0
+        for split in ("train", "val"):
+            for _, mask_path in self.pairs(split):
+                values = np.unique(read_mask(mask_path, self.value_map))
+                values = values[values != self.ignore_index]
+                top = max(top, int(values.max()) if values.size else 0)
+        log.info("mask_folder: %d classes from the masks (write root/classes.txt to name them)", top + 1)
+        return max(2, top + 1)
 
     def pairs(self, split: str) -> list[tuple[Path, Path]]:
         images_dir = self.root / split / self.images_dir

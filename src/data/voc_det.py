@@ -2,16 +2,20 @@
 
 VOC boxes are 1-based inclusive pixel indices: (xmin, ymin, xmax, ymax) covers the pixel edges
 (xmin−1, ymin−1)…(xmax, ymax), which is the XYXY box used here. `difficult` objects are trained on
-(unless `train_difficult: false`) and ignored in evaluation, as in the VOC protocol.
+(unless `train_difficult: false`) and ignored in evaluation, as in the VOC protocol. Without
+`classes`, the classes are VOC's 20, or the names found in the annotations when they are not VOC's.
 """
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from src.data.det_scan import RecordDataset, cached_scan, check_box, image_size_of, make_record
 from src.utils.errors import ConfigError, DataError, check
+
+log = logging.getLogger("imagelab")
 
 VOC_CLASSES = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -68,17 +72,40 @@ class VocDet:
     ):
         check(bool(root), "root", "the folder holding VOCdevkit: set data.root=<path>", root)
         self.dir = find_year_dir(Path(root).expanduser(), str(year))
-        self.class_names = list(classes) if classes else list(VOC_CLASSES)
-        if len(set(self.class_names)) != len(self.class_names):
-            raise ConfigError("classes", f"has duplicates: {self.class_names}")
-        self.class_index = {n: i for i, n in enumerate(self.class_names)}
         self.split_files = {"train": train_split, "val": val_split}
         if test_split:
             self.split_files["test"] = test_split
+        self.class_names = list(classes) if classes else self.found_class_names()
+        if len(set(self.class_names)) != len(self.class_names):
+            raise ConfigError("classes", f"has duplicates: {self.class_names}")
+        self.class_index = {n: i for i, n in enumerate(self.class_names)}
         self.splits = tuple(self.split_files)
         self.train_difficult = train_difficult
         self.category_ids = list(range(len(self.class_names)))
         self._records: dict[str, list[dict]] = {}
+
+    def found_class_names(self) -> list[str]:
+        """VOC's 20 classes when every object of the listed annotations is one of them, else the sorted
+        names found (a dataset of your own exported in the VOC layout)."""
+        found: set[str] = set()
+        for name in self.split_files.values():
+            list_file = self.dir / "ImageSets" / "Main" / f"{name}.txt"
+            if not list_file.is_file():
+                continue  # reported by records()
+            for line in list_file.read_text().splitlines():
+                ann = self.dir / "Annotations" / f"{line.split()[0]}.xml" if line.strip() else None
+                if ann is None or not ann.is_file():
+                    continue
+                try:
+                    root = ET.parse(ann).getroot()
+                except ET.ParseError as err:
+                    raise DataError(ann, f"invalid XML ({err})", err.position[0]) from None
+                found.update((obj.findtext("name") or "").strip() for obj in root.iter("object"))
+        found.discard("")  # a nameless object is reported by records()
+        if found <= set(VOC_CLASSES):
+            return list(VOC_CLASSES)
+        log.info("voc_det: classes found in the annotations (not VOC's 20): %s", sorted(found))
+        return sorted(found)
 
     def records(self, split: str) -> list[dict]:
         if split not in self.split_files:

@@ -8,7 +8,9 @@ On-disk layout (`data.root`, the folder holding `VOCdevkit/`; `root` may also be
     VOCdevkit/VOC2012/ImageSets/Segmentation/train.txt  one image id per line (likewise val.txt, test.txt)
 
 A listed id without its JPEG or its mask is a DataError naming the list file and line; the masks are
-then checked like the mask folder's (size equal to the image's, values in 0..20 or 255).
+then checked like the mask folder's (size equal to the image's, values in 0..20 or 255). The classes
+are `classes`, else a `classes.txt` / `class_names.txt` in VOC2012/ or root (one name a line, background
+first, as labelme2voc writes it), else VOC's 21.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from src.data.mask_folder import VERIFY, SegmentationFiles
+from src.data.mask_folder import VERIFY, SegmentationFiles, read_class_names
 from src.utils.errors import ConfigError, DataError, check, check_choice
 
 log = logging.getLogger("imagelab")
@@ -26,6 +28,10 @@ VOC_CLASSES = (
     "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
 )  # fmt: skip
 YEARS = ("auto", "2012", "2007")
+NAME_FILES = (
+    "classes.txt",
+    "class_names.txt",
+)  # one name a line, background first (labelme2voc: class_names.txt)
 
 
 def find_voc_dir(root: Path, year: str) -> Path:
@@ -66,7 +72,7 @@ class VOCSeg:
         year: str | int = "auto",
         image_sets: dict[str, str] | None = None,
         mask_dir: str = "SegmentationClass",
-        num_classes: int = len(VOC_CLASSES),
+        num_classes: int | str = "auto",
         classes: list[str] | None = None,
         ignore_index: int = 255,
         verify: str = "fast",
@@ -75,7 +81,10 @@ class VOCSeg:
         check_choice(year, "year", YEARS)
         check_choice(verify, "verify", VERIFY)
         check(
-            isinstance(num_classes, int) and num_classes >= 2, "num_classes", "an integer >= 2", num_classes
+            num_classes == "auto" or (isinstance(num_classes, int) and num_classes >= 2),
+            "num_classes",
+            "'auto' (len(classes), else VOC's 21) or an integer >= 2",
+            num_classes,
         )
         self.image_sets = dict(image_sets or {"train": "train", "val": "val", "test": "test"})
         unknown = set(self.image_sets) - {"train", "val", "test"}
@@ -93,15 +102,25 @@ class VOCSeg:
             ignore_index,
             verify,
         )
+        names_file = next(
+            (d / f for d in (self.voc_dir, self.root) for f in NAME_FILES if (d / f).is_file()), None
+        )
         if classes:
             self.class_names = [str(c) for c in classes]
-        elif num_classes == len(VOC_CLASSES):
+        elif names_file is not None:
+            self.class_names = read_class_names(names_file)
+        elif num_classes in ("auto", len(VOC_CLASSES)):
             self.class_names = list(VOC_CLASSES)
         else:
             raise ConfigError(
                 "classes",
-                f"num_classes is {num_classes}, not VOC's {len(VOC_CLASSES)}: list your class names in data.reader.classes",
+                f"num_classes is {num_classes}, not VOC's {len(VOC_CLASSES)}: list your class names in "
+                "data.reader.classes or classes.txt",
             )
+        if (
+            num_classes == "auto"
+        ):  # an explicit count that differs from the names is reported by the DataModule
+            self.num_classes = len(self.class_names)
         self.splits = tuple(
             s
             for s, name in self.image_sets.items()

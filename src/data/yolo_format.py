@@ -2,7 +2,7 @@
 
 `root/data.yaml` has `path` (optional, relative to the yaml), `train`, `val` (optional `test`): folders
 of images (or .txt lists of image paths) relative to `path`, and `names` as a list or a {id: name}
-dict. Labels live where the images do with `images` replaced by `labels`: one `<stem>.txt` per image,
+dict (or only `nc`, or a `classes.txt` beside it): the class count and names come from there. Labels live where the images do with `images` replaced by `labels`: one `<stem>.txt` per image,
 one object per line `class cx cy w h` normalized to [0, 1] (a polygon `class x1 y1 x2 y2 ...` is turned
 into its bounding box). A missing or empty label file is a background image.
 """
@@ -67,6 +67,26 @@ def parse_label_file(path: Path, width: int, height: int, num_classes: int) -> t
     return boxes, labels
 
 
+def read_names(yaml_path: Path, spec: dict) -> list[str]:
+    """The class names of a dataset yaml: `names` (list or {id: name}), else `nc` (class_0, ...), else a
+    `classes.txt` beside it (one name a line, as darknet exports); `nc` beside `names` must agree."""
+    names, nc = spec.get("names"), spec.get("nc")
+    if isinstance(names, dict):
+        ids = sorted(int(k) for k in names)
+        if ids != list(range(len(ids))):
+            raise DataError(yaml_path, f"`names` ids must be 0..{len(ids) - 1}, got {ids}")
+        names = [str(names[k] if k in names else names[str(k)]) for k in ids]
+    if names is None and (yaml_path.parent / "classes.txt").is_file():
+        names = [n.strip() for n in (yaml_path.parent / "classes.txt").read_text().splitlines() if n.strip()]
+    if names is None and isinstance(nc, int) and nc >= 1:
+        names = [f"class_{i}" for i in range(nc)]
+    if not isinstance(names, list) or not names:
+        raise DataError(yaml_path, "`names` must be a non-empty list or {id: name} dict (or give `nc`)")
+    if nc is not None and nc != len(names):
+        raise DataError(yaml_path, f"`nc` is {nc} but `names` lists {len(names)} classes: {names}")
+    return [str(n) for n in names]
+
+
 class YoloDet:
     """Reader of a YOLO-format dataset; `root` is the folder holding `yaml_name` (or the yaml itself)."""
 
@@ -82,15 +102,7 @@ class YoloDet:
             spec = yaml.safe_load(self.yaml_path.read_text()) or {}
         except yaml.YAMLError as err:
             raise DataError(self.yaml_path, f"invalid YAML ({err})") from None
-        names = spec.get("names")
-        if isinstance(names, dict):
-            ids = sorted(int(k) for k in names)
-            if ids != list(range(len(ids))):
-                raise DataError(self.yaml_path, f"`names` ids must be 0..{len(ids) - 1}, got {ids}")
-            names = [str(names[k] if k in names else names[str(k)]) for k in ids]
-        if not isinstance(names, list) or not names:
-            raise DataError(self.yaml_path, "`names` must be a non-empty list or {id: name} dict")
-        self.class_names = [str(n) for n in names]
+        self.class_names = read_names(self.yaml_path, spec)
         base = Path(spec.get("path") or ".")
         self.base = base if base.is_absolute() else (self.yaml_path.parent / base)
         self.split_specs = {s: spec[s] for s in ("train", "val", "test") if spec.get(s)}

@@ -28,7 +28,7 @@ class DetectionDataModule(BaseDataModule):
     def __init__(
         self,
         reader,
-        num_classes: int | None,
+        num_classes: int | str,
         image_size: int | list[int] = 64,
         resize: str = "letterbox",
         augment: dict | None = None,
@@ -41,15 +41,15 @@ class DetectionDataModule(BaseDataModule):
     ):
         super().__init__(batch_size, num_workers, pin_memory)
         names = getattr(reader, "class_names", None)
-        if num_classes is None:
-            hint = (
-                f"the dataset has {len(names)} classes {names}: set data.num_classes={len(names)}"
-                if names
-                else ""
-            )
-            raise ConfigError("num_classes", f"is required (the model is built with it); {hint}")
+        if num_classes == "auto":
+            if not names:
+                raise ConfigError("num_classes", f"{type(reader).__name__} knows no class names: set a count")
+            num_classes = len(names)
         check(
-            isinstance(num_classes, int) and num_classes >= 1, "num_classes", "an integer >= 1", num_classes
+            isinstance(num_classes, int) and num_classes >= 1,
+            "num_classes",
+            "'auto' (the dataset's classes) or an integer >= 1",
+            num_classes,
         )
         check_choice(resize, "resize", RESIZE_MODES)
         size = size_pair(image_size)
@@ -60,7 +60,9 @@ class DetectionDataModule(BaseDataModule):
         self.root = root  # informational: readers take their own root (${data.root})
         if names is not None and len(names) != num_classes:
             raise ConfigError(
-                "num_classes", f"is {num_classes} but the dataset has {len(names)} classes: {names}"
+                "num_classes",
+                f"is {num_classes} but the dataset has {len(names)} classes: {names} "
+                "(leave it at auto to take the dataset's)",
             )
         self.class_names = list(names) if names else [f"class_{i}" for i in range(num_classes)]
         self.category_ids = list(getattr(reader, "category_ids", range(num_classes)))

@@ -22,7 +22,7 @@ class SegmentationDataModule(BaseDataModule):
     def __init__(
         self,
         reader,
-        num_classes: int,
+        num_classes: int | str,
         image_size: int | list[int] = 64,
         augment: dict | None = None,
         mean: list[float] | None = IMAGENET_MEAN,
@@ -33,8 +33,16 @@ class SegmentationDataModule(BaseDataModule):
         root: str | None = None,
     ):
         super().__init__(batch_size, num_workers, pin_memory)
+        names = getattr(reader, "class_names", None)
+        if num_classes == "auto":
+            if not names:
+                raise ConfigError("num_classes", f"{type(reader).__name__} knows no class names: set a count")
+            num_classes = len(names)
         check(
-            isinstance(num_classes, int) and num_classes >= 2, "num_classes", "an integer >= 2", num_classes
+            isinstance(num_classes, int) and num_classes >= 2,
+            "num_classes",
+            "'auto' (the dataset's classes) or an integer >= 2",
+            num_classes,
         )
         self.reader = reader
         self.num_classes = num_classes
@@ -42,10 +50,11 @@ class SegmentationDataModule(BaseDataModule):
         self.augment = augment_config(augment)
         self.mean, self.std = mean, std
         self.root = root  # informational: readers take their own root
-        names = getattr(reader, "class_names", None)
         if names is not None and len(names) != num_classes:
             raise ConfigError(
-                "num_classes", f"is {num_classes} but the dataset has {len(names)} classes: {names}"
+                "num_classes",
+                f"is {num_classes} but the dataset has {len(names)} classes: {names} "
+                "(leave it at auto to take the dataset's)",
             )
         self.class_names = list(names) if names else [f"class_{i}" for i in range(num_classes)]
 
