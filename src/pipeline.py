@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from pathlib import Path
 
 import hydra
 import lightning.pytorch as pl
-from omegaconf import DictConfig, OmegaConf
+from hydra.utils import get_method
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from src.utils.config_check import validate
 from src.utils.ddp import prepare_ddp_relaunch
@@ -46,12 +48,27 @@ def plain_config(cfg: DictConfig) -> dict:
     }
 
 
+def build_data(cfg: DictConfig):
+    """Build the datamodule and write what it read from the files into the config before the model is
+    built: `data.num_classes: auto` becomes the dataset's count (so `model.num_classes:
+    ${data.num_classes}` follows) and a model taking `class_names` gets the dataset's names."""
+    datamodule = build(cfg.data, "data")
+    count, names = getattr(datamodule, "num_classes", None), getattr(datamodule, "class_names", None)
+    if cfg.data.get("num_classes") == "auto" and isinstance(count, int):
+        cfg.data.num_classes = count
+        log.info("data.num_classes=auto: %d classes %s", count, list(names or []))
+    if names and "class_names" in inspect.signature(get_method(cfg.model._target_)).parameters:
+        with open_dict(cfg.model):
+            cfg.model.class_names = list(names)
+    return datamodule
+
+
 def setup_run(cfg: DictConfig):
     """Validate the config and build datamodule, model, trainer (nothing is trained yet)."""
     validate(cfg)
     if cfg.get("seed") is not None:
         pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    datamodule = build(cfg.data, "data")
+    datamodule = build_data(cfg)
     model = build(cfg.model, "model")
     callbacks = build_all(cfg.get("callbacks"), "callbacks")
     loggers = build_all(cfg.get("logger"), "logger")

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
-from src.pipeline import resolve_ckpt
+from src.pipeline import build_data, resolve_ckpt
 from src.utils.config_check import validate
 from src.utils.errors import ConfigError
 from src.utils.instantiate import build
@@ -36,7 +36,7 @@ def load_weights(model: torch.nn.Module, ckpt_path: str) -> dict:
 
 def predict(cfg: DictConfig) -> dict:
     validate(cfg)
-    datamodule = build(cfg.data, "data")
+    datamodule = build_data(cfg)  # resolves data.num_classes: auto before the model is built
     model = build(cfg.model, "model")
     out_dir = Path(cfg.paths.output_dir)
     load_weights(model, resolve_ckpt(cfg.ckpt_path, out_dir))

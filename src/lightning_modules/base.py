@@ -98,15 +98,14 @@ class TaskModule(pl.LightningModule):
         steps_per_epoch = max(1, total // epochs)
         return build_optimizer([self], self.optim_cfg, total, steps_per_epoch)
 
-    def class_names(self) -> list[str]:
-        """The datamodule's class names when they match `self.num_classes`, else class_0, class_1, ..."""
-        dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-        names = getattr(dm, "class_names", None)
-        return (
-            list(names)
-            if names and len(names) == self.num_classes
-            else [f"class_{i}" for i in range(self.num_classes)]
-        )
+    def class_names(self, datamodule=None) -> list[str]:
+        """The first of these that matches `self.num_classes`: the names saved with the module (the
+        `class_names` hyper-parameter, from the training data), the datamodule's, class_0, class_1, ..."""
+        dm = datamodule or (getattr(self._trainer, "datamodule", None) if self._trainer is not None else None)
+        for names in (self.hparams.get("class_names"), getattr(dm, "class_names", None)):
+            if names and len(names) == self.num_classes:
+                return [str(n) for n in names]
+        return [f"class_{i}" for i in range(self.num_classes)]
 
     # ---- outputs ----------------------------------------------------------------------------------------
     @property

@@ -68,6 +68,7 @@ class Detector(TaskModule):
         plot_every_n_epochs: int = 5,
         num_plot_images: int = 8,
         monitor: str = "val/map50",
+        class_names: list[str] | None = None,  # saved with the weights; set from the data
     ):
         super().__init__(optim, plot_every_n_epochs, num_plot_images, monitor)
         self.save_hyperparameters(logger=False)
@@ -363,9 +364,7 @@ class Detector(TaskModule):
             raise ConfigError("source", f"{src} is neither an image nor a folder")
         if not files:
             raise ConfigError("source", f"no images ({', '.join(IMAGE_SUFFIXES)}) in {src}")
-        names = list(
-            getattr(datamodule, "class_names", None) or [f"class_{i}" for i in range(self.num_classes)]
-        )
+        names = self.class_names(datamodule)
         cat_ids = list(getattr(datamodule, "category_ids", range(self.num_classes)))
         mean, std = getattr(datamodule, "mean", None), getattr(datamodule, "std", None)
         out_images = Path(out_dir) / "predictions"

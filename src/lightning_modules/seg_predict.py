@@ -58,7 +58,7 @@ def predict_image(model, image: Image.Image, transform) -> np.ndarray:
 
 def predict_folder(model, cfg, datamodule, out_dir) -> dict:
     files = list_sources(cfg.get("source"))
-    names = list(getattr(datamodule, "class_names", None) or [f"class_{i}" for i in range(model.num_classes)])
+    names = model.class_names(datamodule)
     transform = eval_transform(datamodule.image_size, datamodule.mean, datamodule.std)
     target = Path(out_dir) / "predictions"
     target.mkdir(parents=True, exist_ok=True)

@@ -68,6 +68,7 @@ class Segmenter(TaskModule):
         num_plot_images: int = 8,
         monitor: str = "val/miou",
         channels_last: bool = True,
+        class_names: list[str] | None = None,  # saved with the weights; set from the data
     ):
         super().__init__(optim, plot_every_n_epochs, num_plot_images, monitor)
         self.save_hyperparameters(logger=False)

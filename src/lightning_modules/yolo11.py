@@ -55,6 +55,7 @@ class Yolo11(Detector):
         plot_every_n_epochs: int = 5,
         num_plot_images: int = 8,
         monitor: str = "val/map50",
+        class_names: list[str] | None = None,  # saved with the weights; set from the data
     ):
         # Detector.__init__ builds its own networks; take only the shared parts (TaskModule) and set the
         # attributes that Detector's evaluation, plots, EMA and predict_cli read.
