@@ -76,6 +76,17 @@ def test_wrong_num_classes_is_a_clear_error(tmp_path, fmt):
     assert f"is 7 but the dataset has {count} classes" in str(err.value)
 
 
+def test_yolo11_takes_count_and_names_from_data_yaml(tmp_path):
+    pytest.importorskip("ultralytics")
+    root = write_yolo(tmp_path / "ds", scenes(2))
+    cfg = make_cfg(tmp_path / "run", ["model=yolo11", "data=yolo", f"data.root={root}", "data.image_size=64"])
+    HydraConfig.instance().set_config(cfg)
+    validate(cfg)
+    build_data(cfg)
+    model = build(cfg.model, "model")
+    assert model.num_classes == 3 and model.hparams.class_names == NAMES
+
+
 def test_coco_subset_by_reader_classes(tmp_path):
     _, dm, model, _ = data_and_model(tmp_path, "coco", "data.reader.classes=[triangle,circle]")
     assert dm.class_names == ["triangle", "circle"] and model.num_classes == 2

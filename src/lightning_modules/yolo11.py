@@ -18,7 +18,6 @@ import logging
 import torch
 
 from src.data.det_transforms import target_list
-from src.lightning_modules.base import TaskModule
 from src.lightning_modules.detector import Detector
 from src.metrics.detection import PrecisionRecall
 from src.models import yolo11 as y11
@@ -58,8 +57,9 @@ class Yolo11(Detector):
         class_names: list[str] | None = None,  # saved with the weights; set from the data
     ):
         # Detector.__init__ builds its own networks; take only the shared parts (TaskModule) and set the
-        # attributes that Detector's evaluation, plots, EMA and predict_cli read.
-        TaskModule.__init__(self, optim, plot_every_n_epochs, num_plot_images, monitor)
+        # attributes that Detector's evaluation, plots, EMA and predict_cli read. (super() rather than
+        # TaskModule.__init__: save_hyperparameters finds the arguments only in a frame that uses super)
+        super(Detector, self).__init__(optim, plot_every_n_epochs, num_plot_images, monitor)
         self.save_hyperparameters(logger=False)
         self.set_eval_settings(
             num_classes,
