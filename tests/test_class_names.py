@@ -157,3 +157,18 @@ def test_train_unet_on_mask_folder_with_classes_txt(tmp_path):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert "val/miou" in metrics and any(k.startswith("val/iou_") for k in metrics)
     assert set(k[len("val/iou_") :] for k in metrics if k.startswith("val/iou_")) <= set(SEG_NAMES)
+
+
+def test_grey_images_need_no_flag(tmp_path):
+    from PIL import Image
+
+    yolo = write_yolo(tmp_path / "det", scenes(2))
+    for png in (yolo / "images").rglob("*.png"):
+        Image.open(png).convert("L").save(png)
+    image, _ = YoloDet(str(yolo)).dataset("val")[0]
+    assert image.shape[0] == 3
+    masks = write_mask_folder(tmp_path / "seg", counts={"train": 1, "val": 1})
+    for img in (masks / "train" / "images").iterdir():
+        Image.open(img).convert("L").save(img)
+    image, _ = MaskFolder(masks, num_classes="auto").dataset("train")[0]
+    assert image.shape[0] == 3
