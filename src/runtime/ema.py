@@ -53,6 +53,11 @@ class WarmupEMAWeightAveraging(EMAWeightAveraging):
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
         # Fitting has ended and copied the average into the module: a later validate/test with the best
-        # checkpoint must not swap this run's final average back in.
+        # checkpoint must neither swap this run's final average back in nor load the checkpoint's raw
+        # weights (`current_model_state`) instead of its averaged `state_dict`.
         if stage == "fit":
             self._average_model = None
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        if self._average_model is not None:  # resuming a fit; otherwise the state_dict is what is wanted
+            super().on_load_checkpoint(trainer, pl_module, checkpoint)
