@@ -73,7 +73,7 @@ def test_v1_loss_zero_for_perfect_prediction_and_each_term_by_hand():
 
 
 def test_v1_responsible_box_is_the_one_with_highest_iou():
-    loss = YoloV1Loss(num_classes=3, grid_size=4, boxes_per_cell=2)
+    loss = YoloV1Loss(num_classes=3, grid_size=4, boxes_per_cell=2, lambda_coord=5.0, lambda_noobj=0.5)
     target = encode_v1(torch.tensor([[8.0, 8.0, 24.0, 40.0]]), torch.tensor([1]), (4, 4), (64, 64), 3)[None]
     pred = v1_pred(target[0])
     pred[0, 1, 1, 5:9] = pred[0, 1, 1, 0:4]  # box 1 = the truth, confidence 0 (should be 1)
@@ -145,7 +145,9 @@ def test_anchor_loss_zero_box_loss_when_prediction_is_the_box():
     # raw output 0 decodes to the cell centre and exactly the anchor's size
     out = torch.zeros(1, 3, 8, 8, 7, requires_grad=True)
     target = [{"boxes": torch.tensor([[10.0, 16.0, 30.0, 56.0]]), "labels": torch.tensor([1])}]
-    loss = AnchorLoss(num_classes=2, assign_iou=0.5, box_loss="ciou")
+    loss = AnchorLoss(
+        num_classes=2, assign_iou=0.5, box_loss="ciou", lambda_box=1.0, lambda_obj=1.0, lambda_cls=0.5
+    )
     terms = loss(out, target, ANCHORS, 8)
     assert float(terms["box"]) == pytest.approx(0.0, abs=1e-5)
     terms["loss"].backward()

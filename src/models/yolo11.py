@@ -59,17 +59,17 @@ def network_yaml(variant: str, yaml_path: str | None = None) -> dict:
     return cfg
 
 
-def build_network(num_classes: int, variant: str = "n", yaml_path: str | None = None, gains=None):
+def build_network(num_classes: int, variant: str, yaml_path: str | None, gains: dict):
     """ultralytics' DetectionModel for `num_classes`, with the loss gains its criterion reads (`args`)."""
     network_cfg = network_yaml(variant, yaml_path)
     from ultralytics.nn.tasks import DetectionModel
 
     net = DetectionModel(network_cfg, ch=3, nc=num_classes, verbose=False)
-    net.args = SimpleNamespace(**(gains or {"box": 7.5, "cls": 0.5, "dfl": 1.5}))
+    net.args = SimpleNamespace(**gains)
     return net
 
 
-def detection_criterion(net, tal_topk: int = 10):
+def detection_criterion(net, tal_topk: int):
     """ultralytics' v8DetectionLoss (task-aligned assignment, BCE classes, CIoU + DFL boxes)."""
     from ultralytics.utils.loss import v8DetectionLoss
 
