@@ -38,13 +38,7 @@ TINY_DATA = [
     "data.batch_size=8",
     "data.num_workers=0",
 ]
-QUICK_TRAIN = [
-    "model=yolo,yolov1",
-    "model.head.assign_iou=0.25",
-    "trainer.max_epochs=1",
-    "+trainer.limit_train_batches=2",
-    *TINY_DATA,
-]
+QUICK = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", *TINY_DATA]
 
 
 def yolo11_available() -> bool:
@@ -70,16 +64,13 @@ def best_checkpoint(job) -> Path:
 
 
 def train(sweep_dir: Path, quick: bool) -> None:
-    parallel = [] if quick else ["launcher=joblib"]  # two jobs at once on two cores
-    if quick:
-        common.launch("train.py", ["experiment=iou_thresholds", *QUICK_TRAIN], sweep_dir / "train_assign")
-        return
-    common.launch("train.py", ["experiment=iou_thresholds", *parallel], sweep_dir / "train_assign")
-    heads = ["yolov1"] + (["yolo11"] if yolo11_available() else [])
-    for head in heads:  # one run each, the same budget; the assignment IoU is an anchor-head key
-        common.launch(
-            "train.py", ["experiment=iou_thresholds", f"model={head}"], sweep_dir, run_dir=f"train_{head}"
-        )
+    # quick: the anchor head at one assignment IoU; full: two jobs at once on two cores
+    sweep = ["model.head.assign_iou=0.25", *QUICK] if quick else ["launcher=joblib"]
+    common.launch("train.py", ["experiment=iou_thresholds", *sweep], sweep_dir / "train_assign")
+    heads = ["yolov1"] + (["yolo11"] if yolo11_available() and not quick else [])
+    for head in heads:  # one run each, the same budget; the assignment IoU is a key of the anchor head only
+        over = ["experiment=iou_thresholds", f"model={head}", *(QUICK if quick else [])]
+        common.launch("train.py", over, sweep_dir, run_dir=f"train_{head}")
 
 
 def training_jobs(sweep_dir: Path) -> list:
