@@ -1,9 +1,10 @@
 """The two ways the benchmarks train: a plain PyTorch loop and our Lightning Trainer, on the same
-LightningModule (its loss, optimizer, schedule and EMA), the same DataModule and the same threads.
+LightningModule (its loss, optimizer, schedule), the same EMA, the same DataModule and the same threads.
 
 The plain loop is what a user would write by hand: `for batch in loader: loss.backward(); opt.step();
-sched.step()`. It calls the module's own `compute_losses` and the detector's EMA hook, so both paths do
-the same arithmetic and differ only by the framework around it.
+sched.step()`. It calls the module's own `compute_losses` and, when the run config has `callbacks.ema`,
+updates a `torch.optim.swa_utils.AveragedModel` with the same warm-up EMA, so both paths do the same
+arithmetic and differ only by the framework around it.
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ from src.lightning_modules.optim import build_optimizer
 
 
 @contextmanager
-def threads_of(module):
-    """Torch threads as the module asks for them in training (the detector's `cpu_threads`), restored after."""
+def threads_of(wanted: int | None):
+    """Torch threads as a run of the config uses them on CPU (its `cpu_threads`), restored after."""
     before = torch.get_num_threads()
-    wanted = getattr(module, "cpu_threads", None)
     if wanted:
         torch.set_num_threads(int(wanted))
     try:
@@ -31,26 +31,34 @@ def threads_of(module):
         torch.set_num_threads(before)
 
 
-def prepare_anchors(module, datamodule) -> None:
-    """What Detector.setup does before fitting: k-means anchors on the training boxes."""
-    if getattr(module, "head", None) == "anchor" and getattr(module, "auto_anchors", False):
-        from src.models.yolo_anchors import kmeans_anchors
+def averaged_model(module, run_cfg):
+    """The EMA that `callbacks.ema` of `run_cfg` would keep, as a plain AveragedModel (None without it)."""
+    node = (run_cfg.get("callbacks") or {}).get("ema") if run_cfg is not None else None
+    if not node:
+        return None
+    from functools import partial
 
-        wh = datamodule.train_box_sizes()
-        if len(wh) >= len(module.anchors):
-            module.anchors.copy_(kmeans_anchors(wh, len(module.anchors), seed=0))
+    from torch.optim.swa_utils import AveragedModel
+
+    from src.runtime.ema import warmup_ema
+
+    avg_fn = partial(warmup_ema, float(node.decay), float(node.warmup_steps))
+    return AveragedModel(module, use_buffers=True, avg_fn=avg_fn)
 
 
-def plain_epoch(module, datamodule, max_batches: int | None = None, epochs: int = 1) -> dict:
+def plain_epoch(module, datamodule, max_batches: int | None = None, epochs: int = 1, run_cfg=None) -> dict:
     """Train `module` for one epoch (of at most `max_batches`) in a plain loop; returns timings.
+    `run_cfg`: the composed run config, for its `cpu_threads` and `callbacks.ema`.
 
     `wait` is the time spent in `next(loader)`: the training process waiting for a batch.
     """
     datamodule.setup("fit")
     module.train()
-    with threads_of(module):
+    with threads_of(run_cfg.get("cpu_threads") if run_cfg is not None else None):
         t_start = time.perf_counter()
-        prepare_anchors(module, datamodule)
+        if hasattr(module, "head"):  # what Detector.setup does before fitting (k-means anchors)
+            module.head.prepare(datamodule, "fit")
+        ema = averaged_model(module, run_cfg)
         loader = datamodule.train_dataloader()
         steps = min(len(loader), max_batches or len(loader))
         opt_cfg = build_optimizer([module], module.optim_cfg, steps * epochs, steps)
@@ -75,7 +83,8 @@ def plain_epoch(module, datamodule, max_batches: int | None = None, epochs: int 
                 module.on_before_optimizer_step(opt)
                 opt.step()
                 sched.step()
-                module.on_train_batch_end(None, batch, n)
+                if ema is not None:
+                    ema.update_parameters(module)
                 n += 1
             del it
             per_epoch.append(
@@ -95,6 +104,7 @@ def lightning_trainer(cfg, out_dir: Path, max_batches: int | None = None, epochs
     import hydra
     from omegaconf import open_dict
 
+    from src.runtime.cpu_threads import apply_cpu_threads
     from src.utils.instantiate import build_all
 
     with open_dict(cfg):
@@ -112,7 +122,9 @@ def lightning_trainer(cfg, out_dir: Path, max_batches: int | None = None, epochs
                 lg.save_dir = str(out_dir)
     callbacks = build_all(cfg.get("callbacks"), "callbacks")
     loggers = build_all(cfg.get("logger"), "logger")
-    return hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    apply_cpu_threads(cfg.get("cpu_threads"), trainer)
+    return trainer
 
 
 def lightning_fit(cfg, template, datamodule, out_dir: Path, max_batches: int | None = None) -> float:

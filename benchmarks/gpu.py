@@ -41,10 +41,11 @@ def measure(model: str, precision: str, channels_last: bool, compiled: bool, bat
         cfg.trainer.benchmark = True
         cfg.callbacks = {}
     dm, module = build_data_and_model(cfg)
+    owner = getattr(module, "head", module)  # the detector's network lives in its head
     if channels_last and model != "unet":
-        module.net = module.net.to(memory_format=torch.channels_last)
+        owner.net = owner.net.to(memory_format=torch.channels_last)
     if compiled:
-        module.net = torch.compile(module.net)
+        owner.net = torch.compile(owner.net)
     timer_path = tmp / f"{model}_{precision}_{channels_last}_{compiled}.json"
     trainer = lightning_trainer(copy.deepcopy(cfg), tmp / "run", max_batches=batches, epochs=2)
     trainer.callbacks.append(EpochTimer(str(timer_path)))

@@ -35,7 +35,7 @@ def measure(model: str, repeats: int, max_batches: int | None, tmp: Path) -> dic
     dm.setup("fit")
     steps = min(len(dm.train_dataloader()), max_batches or 10**9)
     fns = {
-        "plain": lambda: plain_epoch(copy.deepcopy(template), dm, max_batches),
+        "plain": lambda: plain_epoch(copy.deepcopy(template), dm, max_batches, run_cfg=cfg),
         "ours": lambda: lightning_fit(cfg, template, dm, tmp / model / "run", max_batches),
     }
     # short epochs (the Siamese one is ~2 s) get more rounds, so every median rests on ~30 s of runs

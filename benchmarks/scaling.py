@@ -2,7 +2,7 @@
 
 Step = forward + loss + backward + AdamW step of each model's default config built for that image size,
 on a synthetic batch of the task's shape (median of timed steps after a warm-up, with the threads the
-model trains with: the detector's `cpu_threads`, else all). Memory = peak resident memory added by the
+model trains with: the run config's `cpu_threads`, else all). Memory = peak resident memory added by the
 steps, measured in a forked child process per setting (`ru_maxrss` − resident size before the steps).
 `time/px` is the step time per pixel relative to 64 px: > 1 means cost grows faster than the pixels.
 DDP: `python train.py model=<m> trainer=cpu` vs `trainer=ddp_cpu` (2 processes, gloo), two epochs of
@@ -70,7 +70,7 @@ def step_child(model: str, size: int, batch: int, steps: int, queue) -> None:
         module.train()
         opt = torch.optim.AdamW(module.parameters(), lr=1e-4)
         data = synthetic_batch(model, batch, size)
-        with threads_of(module):
+        with threads_of(cfg.get("cpu_threads")):
             base = rss_mib()
             times = []
             for k in range(steps + 1):

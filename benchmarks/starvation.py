@@ -44,7 +44,7 @@ def measure(data: str, model: str, tmp: Path, n_train: int, max_batches: int) ->
         overrides += write_dataset(data, tmp / data, n)
     cfg = compose(overrides, tmp / f"run_{data}", progress=False)
     dm, module = build_data_and_model(cfg)
-    out = plain_epoch(module, dm, max_batches, epochs=EPOCHS)
+    out = plain_epoch(module, dm, max_batches, epochs=EPOCHS, run_cfg=cfg)
     e1, later = out["epochs"][0], out["epochs"][1:]
     batch = dm.p * dm.k if model == "siamese" else dm.batch_size
     return {

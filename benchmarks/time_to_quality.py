@@ -85,6 +85,7 @@ def curve_callback(metric: str, curve: list):
 def ours(model: str, epochs: int, tmp: Path, max_batches: int | None) -> list:
     import hydra
 
+    from src.runtime.cpu_threads import apply_cpu_threads
     from src.utils.instantiate import build_all
 
     over = [
@@ -103,6 +104,7 @@ def ours(model: str, epochs: int, tmp: Path, max_batches: int | None) -> list:
         cfg.trainer, callbacks=callbacks, logger=build_all(cfg.logger, "logger")
     )
     before = torch.get_num_threads()
+    apply_cpu_threads(cfg.get("cpu_threads"), trainer)
     trainer.fit(module, datamodule=dm)
     torch.set_num_threads(before)
     return curve

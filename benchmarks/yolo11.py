@@ -62,7 +62,7 @@ def run_ours(model: str, args, work: Path) -> list[dict]:
         f"model={model}",
         f"trainer.max_epochs={args.epochs}",
         *data_overrides(args),
-        "model.cpu_threads=1",
+        "cpu_threads=1",
         "test=false",
         "callbacks.early_stopping=null",
         "callbacks.rich_progress_bar=null",
@@ -153,14 +153,15 @@ def ultralytics_child(spec: str) -> None:
 def score_weights(pt_files: list[Path], args) -> list[dict]:
     """val/map50 and val/map of each ultralytics epoch checkpoint, by this framework's metric."""
     from hydra.utils import instantiate
-
-    from src.lightning_modules.yolo11 import Yolo11
+    from omegaconf import open_dict
 
     cfg = data_config(args)
     dm = instantiate(cfg.data, _convert_="all")
     out = []
     for pt in pt_files:
-        model = Yolo11(num_classes=cfg.data.num_classes, image_size=cfg.data.image_size, weights=str(pt))
+        with open_dict(cfg):
+            cfg.model.head.weights = str(pt)
+        model = instantiate(cfg.model, _convert_="all")  # the Detector with the yolo11 head
         trainer = pl.Trainer(
             accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False
         )

@@ -11,6 +11,7 @@ import lightning.pytorch as pl
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from src.runtime.cpu_threads import apply_cpu_threads
 from src.utils.config_check import validate
 from src.utils.ddp import prepare_ddp_relaunch
 from src.utils.errors import ConfigError
@@ -73,6 +74,7 @@ def setup_run(cfg: DictConfig):
     callbacks = build_all(cfg.get("callbacks"), "callbacks")
     loggers = build_all(cfg.get("logger"), "logger")
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    apply_cpu_threads(cfg.get("cpu_threads"), trainer)
     for lg in loggers:
         lg.log_hyperparams(plain_config(cfg))
     prepare_ddp_relaunch(trainer)  # DDP popen inside a multirun: relaunch ranks as this job only

@@ -145,9 +145,9 @@ def fixed_predictions(target: dict, image_id: int) -> dict:
 
 def map_of(reader, image_size=64) -> dict:
     """mAP of `fixed_predictions` on the reader's val split through the Detector's own eval step."""
-    from src.lightning_modules.detector import Detector
+    from tests.detector_yaml import build_detector
 
-    model = Detector(num_classes=3, image_size=image_size, ema_decay=0.0)
+    model = build_detector("yolo", num_classes=3, image_size=image_size)
     model.detect = lambda out, thr: [fixed_predictions(t, i) for i, t in enumerate(model._targets)]
     model.log = lambda *a, **k: None
     dataset = DetectionEvalSet(reader.dataset("val"), image_size)

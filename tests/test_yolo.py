@@ -8,13 +8,15 @@ import math
 
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 from src.losses.detection import AnchorLoss, YoloV1Loss, paired_iou
 from src.models.yolo import decode_anchor, decode_anchor_boxes, decode_v1, postprocess
 from src.models.yolo_anchors import kmeans_anchors, mean_best_iou
 from src.models.yolo_targets import assign_anchors, encode_v1
-from tests.conftest import make_cfg, run_train
+from src.utils.errors import ConfigError
+from tests.conftest import ROOT, make_cfg, run_train
 
 # ---- YOLOv1 ------------------------------------------------------------------------------------------
 
@@ -71,7 +73,7 @@ def test_v1_loss_zero_for_perfect_prediction_and_each_term_by_hand():
 
 
 def test_v1_responsible_box_is_the_one_with_highest_iou():
-    loss = YoloV1Loss(num_classes=3, grid_size=4, boxes_per_cell=2)
+    loss = YoloV1Loss(num_classes=3, grid_size=4, boxes_per_cell=2, lambda_coord=5.0, lambda_noobj=0.5)
     target = encode_v1(torch.tensor([[8.0, 8.0, 24.0, 40.0]]), torch.tensor([1]), (4, 4), (64, 64), 3)[None]
     pred = v1_pred(target[0])
     pred[0, 1, 1, 5:9] = pred[0, 1, 1, 0:4]  # box 1 = the truth, confidence 0 (should be 1)
@@ -143,7 +145,9 @@ def test_anchor_loss_zero_box_loss_when_prediction_is_the_box():
     # raw output 0 decodes to the cell centre and exactly the anchor's size
     out = torch.zeros(1, 3, 8, 8, 7, requires_grad=True)
     target = [{"boxes": torch.tensor([[10.0, 16.0, 30.0, 56.0]]), "labels": torch.tensor([1])}]
-    loss = AnchorLoss(num_classes=2, assign_iou=0.5, box_loss="ciou")
+    loss = AnchorLoss(
+        num_classes=2, assign_iou=0.5, box_loss="ciou", lambda_box=1.0, lambda_obj=1.0, lambda_cls=0.5
+    )
     terms = loss(out, target, ANCHORS, 8)
     assert float(terms["box"]) == pytest.approx(0.0, abs=1e-5)
     terms["loss"].backward()
@@ -198,6 +202,11 @@ def test_custom_map_iou_thresholds_and_predict(tmp_path):
     assert (tmp_path / "plots" / "val_predictions.png").is_file() and (
         tmp_path / "plots" / "val_pr_curve.png"
     ).is_file()
+    # EMA on by default: the checkpoint's state_dict (what predict.py loads) holds the averaged weights
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert "current_model_state" in ckpt and any(
+        not torch.equal(v, ckpt["current_model_state"][k]) for k, v in ckpt["state_dict"].items()
+    )
     # predict.py on a folder of images of another size: boxes come back in original pixels
     src = tmp_path / "src"
     src.mkdir()
@@ -228,3 +237,55 @@ def test_custom_map_iou_thresholds_and_predict(tmp_path):
         w, h = (100, 80) if d["image_id"] == 0 else (50, 120)
         x, y, bw, bh = d["bbox"]
         assert 0 <= x and 0 <= y and x + bw <= w + 1e-3 and y + bh <= h + 1e-3
+
+
+# ---- one source of defaults, heads as a config group, runtime keys -------------------------------------
+
+
+@pytest.mark.parametrize("model", ["yolo", "yolov1", "yolo11"])
+def test_detector_from_yaml_values_equals_the_hydra_one(tmp_path, model):
+    if model == "yolo11":
+        pytest.importorskip("ultralytics")
+    from src.utils.instantiate import build
+    from tests.detector_yaml import build_detector
+
+    cfg = make_cfg(tmp_path, [f"model={model}"])
+    hydra_built = build(cfg.model, "model")
+    data = yaml.safe_load((ROOT / "conf" / "data" / "shapes_det.yaml").read_text())
+    python_built = build_detector(model, data["num_classes"], data["image_size"])
+    assert type(hydra_built.head) is type(python_built.head)
+    shapes = {k: tuple(v.shape) for k, v in hydra_built.state_dict().items()}
+    assert shapes == {k: tuple(v.shape) for k, v in python_built.state_dict().items()}
+    assert dict(hydra_built.hparams) == dict(python_built.hparams)
+    assert hydra_built.hparams["head"]["_target_"] == cfg.model.head._target_
+
+
+def test_head_is_a_config_group_with_only_its_own_keys(tmp_path):
+    from src.utils.instantiate import build
+
+    cfg = make_cfg(tmp_path, ["model=yolo", "model/head=v1", "model.head.grid_size=4"])
+    model = build(cfg.model, "model")
+    assert type(model.head).__name__ == "V1Head" and model.head.net.S == 4
+    assert (
+        "assign_iou" not in cfg.model.head
+        and "grid_size" not in make_cfg(tmp_path, ["model=yolo"]).model.head
+    )
+    with pytest.raises(ConfigError, match=r"model\.head\.assign_iou"):
+        build(make_cfg(tmp_path, ["model=yolo", "model.head.assign_iou=1.5"]).model, "model")
+
+
+def test_cpu_threads_is_a_runtime_key(tmp_path):
+    from src.runtime.cpu_threads import apply_cpu_threads
+
+    assert make_cfg(tmp_path, ["model=yolo"]).cpu_threads == 1  # the detectors' default, as before
+    assert make_cfg(tmp_path, ["model=unet"]).cpu_threads is None
+    assert make_cfg(tmp_path, ["model=yolo", "cpu_threads=null"]).cpu_threads is None
+    before = torch.get_num_threads()
+    trainer = type("T", (), {"strategy": type("S", (), {"root_device": torch.device("cpu")})()})()
+    try:
+        apply_cpu_threads(1, trainer)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ConfigError, match="cpu_threads"):
+        apply_cpu_threads(0, trainer)

@@ -18,6 +18,7 @@ from src.utils.config_check import validate
 from src.utils.errors import ConfigError
 from src.utils.instantiate import build
 from tests.conftest import ROOT, make_cfg, run_train
+from tests.detector_yaml import build_head
 
 TINY = [
     "model=yolo11",
@@ -26,7 +27,7 @@ TINY = [
     "data.reader.num_test=8",
     "data.batch_size=8",
     "data.num_workers=0",
-    "model.cpu_threads=1",
+    "cpu_threads=1",
 ]
 
 
@@ -64,7 +65,10 @@ def test_training_writes_metrics_checkpoint_and_plots(trained):
     state = torch.load(trained / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)[
         "state_dict"
     ]
-    assert any(k.startswith("ema.model.") for k in state)  # EMA on by default, saved with the weights
+    ckpt = torch.load(trained / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    # EMA on by default: the averaged weights are the state_dict, the raw ones are kept beside them
+    assert any(k.startswith("head.net.model.") for k in state) and "current_model_state" in ckpt
+    assert any("WarmupEMAWeightAveraging" in key for key in ckpt["callbacks"])
 
 
 def test_predict_cli_from_the_checkpoint(trained, tmp_path):
@@ -96,40 +100,34 @@ def test_predict_cli_from_the_checkpoint(trained, tmp_path):
 
 
 def test_finetune_from_checkpoint_with_another_class_count(trained, tmp_path):
-    from src.lightning_modules.yolo11 import Yolo11
-
     ckpt = trained / "checkpoints" / "last.ckpt"
     saved = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
-    model = Yolo11(num_classes=5, image_size=64, weights=str(ckpt), ema_decay=0.999)
+    model = build_head("yolo11", num_classes=5, image_size=64, weights=str(ckpt))
     # only the class convolutions (3 classes → 5) keep their new init; everything else is the EMA's
     assert sorted(model.reinitialised) == sorted(cls_convs(model.net))
     state = model.net.state_dict()
     for name, value in state.items():
         if name not in model.reinitialised:
-            torch.testing.assert_close(value, saved[f"ema.{name}"])
+            torch.testing.assert_close(value, saved[f"head.net.{name}"])  # the EMA weights
     for i, stride in enumerate(model.net.stride.tolist()):  # ultralytics' class-bias prior, fresh
         bias = state[f"model.{len(model.net.model) - 1}.cv3.{i}.2.bias"]
         assert bias.shape == (5,) and torch.allclose(
             bias, torch.tensor(math.log(5 / 5 / (640 / stride) ** 2))
         )
-    # the EMA copy starts from the loaded weights too
-    torch.testing.assert_close(model.ema.model[0].conv.weight, saved["ema.model.0.conv.weight"])
     # and the whole pipeline fine-tunes on 4-class data from it
     cfg = make_cfg(
         tmp_path,
-        [*TINY, f"model.weights={ckpt}", "data.num_classes=4", "data.reader.num_shapes=4", "debug=fdr"],
+        [*TINY, f"model.head.weights={ckpt}", "data.num_classes=4", "data.reader.num_shapes=4", "debug=fdr"],
     )
     run_train(cfg)
     assert "val/ap_cross" in json.loads((tmp_path / "metrics.json").read_text())
 
 
 def test_ultralytics_pt_file_is_accepted(tmp_path):
-    from src.lightning_modules.yolo11 import Yolo11
-
-    source = Yolo11(num_classes=80, image_size=64, ema_decay=0.0)
+    source = build_head("yolo11", num_classes=80, image_size=64)
     path = tmp_path / "yolo11n_coco.pt"
     torch.save({"model": source.net.half(), "ema": None, "train_args": {}}, path)  # ultralytics' layout
-    model = Yolo11(num_classes=2, image_size=64, weights=str(path))
+    model = build_head("yolo11", num_classes=2, image_size=64, weights=str(path))
     # 80 classes widen the whole class branch (cv3) of the n-scale head: all of it, and only it, is new
     head = len(model.net.model) - 1
     assert set(cls_convs(model.net)) <= set(model.reinitialised)
@@ -141,9 +139,7 @@ def test_ultralytics_pt_file_is_accepted(tmp_path):
 
 
 def test_freeze_and_optimizer_groups():
-    from src.lightning_modules.yolo11 import Yolo11
-
-    model = Yolo11(num_classes=3, image_size=64, freeze=10)  # the backbone of yolo11.yaml
+    model = build_head("yolo11", num_classes=3, image_size=64, freeze=10)  # the backbone of yolo11.yaml
     for name, p in model.net.named_parameters():
         frozen = any(name.startswith(f"model.{i}.") for i in range(10)) or ".dfl" in name
         assert p.requires_grad != frozen, name
@@ -153,20 +149,24 @@ def test_freeze_and_optimizer_groups():
     assert all(p.ndim >= 2 for p in decay["params"]) and all(p.ndim < 2 for p in no_decay["params"])
     assert no_decay["weight_decay"] == 0.0 and decay["weight_decay"] == 1e-4
     with pytest.raises(ConfigError, match="freeze"):
-        Yolo11(num_classes=3, image_size=64, freeze=99)
+        build_head("yolo11", num_classes=3, image_size=64, freeze=99)
 
 
 def test_clear_errors(tmp_path):
-    cfg = make_cfg(tmp_path, [*TINY, f"model.weights={tmp_path / 'nope.pt'}"])
+    cfg = make_cfg(tmp_path, [*TINY, f"model.head.weights={tmp_path / 'nope.pt'}"])
     validate(cfg)
     with pytest.raises(ConfigError) as err:
         build(cfg.model, "model")
-    assert err.value.key == "model.weights" and "nope.pt" in str(err.value) and "downloaded" in str(err.value)
+    assert (
+        err.value.key == "model.head.weights"
+        and "nope.pt" in str(err.value)
+        and "downloaded" in str(err.value)
+    )
     cfg = make_cfg(tmp_path, [*TINY, "data.image_size=72"])
     with pytest.raises(ConfigError, match="model.image_size"):
         build(cfg.model, "model")
-    cfg = make_cfg(tmp_path, [*TINY, "model.variant=q"])
-    with pytest.raises(ConfigError, match="model.variant"):
+    cfg = make_cfg(tmp_path, [*TINY, "model.head.variant=q"])
+    with pytest.raises(ConfigError, match="model.head.variant"):
         build(cfg.model, "model")
 
 
@@ -188,7 +188,7 @@ def test_offline_settings_and_core_never_imports_ultralytics():
 
     assert os.environ["YOLO_OFFLINE"] == "1" and not ONLINE and not SETTINGS["sync"]
     code = (
-        "import sys, src.pipeline, src.predict, src.lightning_modules.yolo11, src.utils.config_check;"
+        "import sys, src.pipeline, src.predict, src.lightning_modules.detector, src.models.heads.anchor, src.utils.config_check;"
         "assert 'ultralytics' not in sys.modules, 'imported'"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)

@@ -1,7 +1,7 @@
 """Study 2: IoU thresholds in detection — assignment IoU, NMS IoU, mAP@0.5 / @0.75 / @[.5:.95], heads.
 
 1. Training at one fixed budget (conf/experiment/iou_thresholds.yaml: 10 epochs, no early stopping):
-   `python train.py -m experiment=iou_thresholds` — the anchor head at `model.assign_iou` 0.1/0.25/0.5 —
+   `python train.py -m experiment=iou_thresholds` — the anchor head at `model.head.assign_iou` 0.1/0.25/0.5 —
    then the YOLOv1 grid head (`model=yolov1`), and YOLO11 (`model=yolo11`) when conf/model/yolo11.yaml
    exists and ultralytics imports.
 2. NMS IoU is an inference key: each head's trained checkpoint is re-evaluated on the test split with
@@ -38,13 +38,7 @@ TINY_DATA = [
     "data.batch_size=8",
     "data.num_workers=0",
 ]
-QUICK_TRAIN = [
-    "model=yolo,yolov1",
-    "model.assign_iou=0.25",
-    "trainer.max_epochs=1",
-    "+trainer.limit_train_batches=2",
-    *TINY_DATA,
-]
+QUICK = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", *TINY_DATA]
 
 
 def yolo11_available() -> bool:
@@ -70,16 +64,13 @@ def best_checkpoint(job) -> Path:
 
 
 def train(sweep_dir: Path, quick: bool) -> None:
-    parallel = [] if quick else ["launcher=joblib"]  # two jobs at once on two cores
-    if quick:
-        common.launch("train.py", ["experiment=iou_thresholds", *QUICK_TRAIN], sweep_dir / "train_assign")
-        return
-    common.launch("train.py", ["experiment=iou_thresholds", *parallel], sweep_dir / "train_assign")
-    heads = ["yolov1"] + (["yolo11"] if yolo11_available() else [])
-    for head in heads:  # one run each, the same budget; the assignment IoU is an anchor-head key
-        common.launch(
-            "train.py", ["experiment=iou_thresholds", f"model={head}"], sweep_dir, run_dir=f"train_{head}"
-        )
+    # quick: the anchor head at one assignment IoU; full: two jobs at once on two cores
+    sweep = ["model.head.assign_iou=0.25", *QUICK] if quick else ["launcher=joblib"]
+    common.launch("train.py", ["experiment=iou_thresholds", *sweep], sweep_dir / "train_assign")
+    heads = ["yolov1"] + (["yolo11"] if yolo11_available() and not quick else [])
+    for head in heads:  # one run each, the same budget; the assignment IoU is a key of the anchor head only
+        over = ["experiment=iou_thresholds", f"model={head}", *(QUICK if quick else [])]
+        common.launch("train.py", over, sweep_dir, run_dir=f"train_{head}")
 
 
 def training_jobs(sweep_dir: Path) -> list:
@@ -117,7 +108,8 @@ def pick_per_head(jobs: list) -> list:
     chosen = {}
     for job in jobs:
         head = model_of(job)
-        if head == "yolo" and job.overrides.get("model.assign_iou", "0.25") not in ("0.25", ""):
+        assign = job.overrides.get("model.head.assign_iou", job.overrides.get("model.assign_iou", "0.25"))
+        if head == "yolo" and assign not in ("0.25", ""):
             continue
         chosen.setdefault(head, job)
     return [chosen[h] for h in HEADS if h in chosen]
@@ -125,7 +117,10 @@ def pick_per_head(jobs: list) -> list:
 
 def assign_of(job) -> str:
     cfg = yaml.safe_load((job.path / ".hydra" / "config.yaml").read_text())
-    return str(cfg["model"].get("assign_iou", "—")) if model_of(job) == "yolo" else "—"
+    model, head = cfg["model"], cfg["model"].get("head")
+    # runs from before the heads became a config group kept assign_iou on the model itself
+    value = head.get("assign_iou", "—") if isinstance(head, dict) else model.get("assign_iou", "—")
+    return str(value) if model_of(job) == "yolo" else "—"
 
 
 def fmt(v) -> str:

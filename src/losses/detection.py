@@ -42,8 +42,8 @@ class YoloV1Loss(nn.Module):
         num_classes: int,
         grid_size: int,
         boxes_per_cell: int,
-        lambda_coord: float = 5.0,
-        lambda_noobj: float = 0.5,
+        lambda_coord: float,
+        lambda_noobj: float,
     ):
         super().__init__()
         self.C, self.S, self.B = num_classes, grid_size, boxes_per_cell
@@ -102,11 +102,11 @@ class AnchorLoss(nn.Module):
     def __init__(
         self,
         num_classes: int,
-        assign_iou: float = 0.25,
-        box_loss: str = "ciou",
-        lambda_box: float = 1.0,
-        lambda_obj: float = 1.0,
-        lambda_cls: float = 0.5,
+        assign_iou: float,
+        box_loss: str,
+        lambda_box: float,
+        lambda_obj: float,
+        lambda_cls: float,
     ):
         super().__init__()
         check_choice(box_loss, "box_loss", BOX_LOSSES)

@@ -34,14 +34,14 @@ class YoloV1Net(nn.Module):
     def __init__(
         self,
         num_classes: int,
-        grid_size: int = 7,
-        boxes_per_cell: int = 2,
-        backbone: dict | None = None,
-        neck_channels: int = 128,
+        grid_size: int,
+        boxes_per_cell: int,
+        backbone: dict,
+        neck_channels: int,
     ):
         super().__init__()
         self.S, self.B, self.C = grid_size, boxes_per_cell, num_classes
-        self.backbone = build_backbone(**(backbone or {}))
+        self.backbone = build_backbone(**backbone)
         self.neck = nn.Sequential(
             conv_bn(self.backbone.out_channels, neck_channels), conv_bn(neck_channels, neck_channels)
         )
@@ -77,12 +77,10 @@ def decode_v1(
 class AnchorNet(nn.Module):
     """Backbone → neck → 1×1 conv to A·(5 + C) per cell. Output N×A×H'×W'×(5+C) raw logits."""
 
-    def __init__(
-        self, num_classes: int, num_anchors: int = 3, backbone: dict | None = None, neck_channels: int = 128
-    ):
+    def __init__(self, num_classes: int, num_anchors: int, backbone: dict, neck_channels: int):
         super().__init__()
         self.A, self.C = num_anchors, num_classes
-        self.backbone = build_backbone(**(backbone or {}))
+        self.backbone = build_backbone(**backbone)
         self.stride = self.backbone.stride
         self.neck = nn.Sequential(
             conv_bn(self.backbone.out_channels, neck_channels), conv_bn(neck_channels, neck_channels)

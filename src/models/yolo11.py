@@ -59,17 +59,17 @@ def network_yaml(variant: str, yaml_path: str | None = None) -> dict:
     return cfg
 
 
-def build_network(num_classes: int, variant: str = "n", yaml_path: str | None = None, gains=None):
+def build_network(num_classes: int, variant: str, yaml_path: str | None, gains: dict):
     """ultralytics' DetectionModel for `num_classes`, with the loss gains its criterion reads (`args`)."""
     network_cfg = network_yaml(variant, yaml_path)
     from ultralytics.nn.tasks import DetectionModel
 
     net = DetectionModel(network_cfg, ch=3, nc=num_classes, verbose=False)
-    net.args = SimpleNamespace(**(gains or {"box": 7.5, "cls": 0.5, "dfl": 1.5}))
+    net.args = SimpleNamespace(**gains)
     return net
 
 
-def detection_criterion(net, tal_topk: int = 10):
+def detection_criterion(net, tal_topk: int):
     """ultralytics' v8DetectionLoss (task-aligned assignment, BCE classes, CIoU + DFL boxes)."""
     from ultralytics.utils.loss import v8DetectionLoss
 
@@ -121,7 +121,8 @@ def decode(
 # ---- weights ---------------------------------------------------------------------------------------------
 def read_weights(path: str) -> dict[str, torch.Tensor]:
     """The network's state dict from a local file: an ultralytics .pt (EMA if present), a Lightning
-    .ckpt of model=yolo11 (EMA if present), or a plain state dict. Never downloads."""
+    .ckpt of model=yolo11 (its state_dict, the EMA weights when EMA was on), or a plain state dict.
+    Never downloads."""
     file = Path(str(path)).expanduser()
     if not file.is_file():
         raise ConfigError(
@@ -142,8 +143,9 @@ def read_weights(path: str) -> dict[str, torch.Tensor]:
         except Exception as err:
             raise ConfigError("weights", f"cannot read {file} ({err})") from None
     if isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict):  # Lightning checkpoint
-        state = ckpt["state_dict"]
-        prefix = "ema." if any(k.startswith("ema.") for k in state) else "net."
+        state = ckpt["state_dict"]  # the EMA weights when the run had callbacks.ema
+        prefixes = ("head.net.", "ema.", "net.")  # ema./net.: checkpoints of earlier versions
+        prefix = next((p for p in prefixes if any(k.startswith(p) for k in state)), "head.net.")
         return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     if isinstance(ckpt, dict) and (ckpt.get("ema") is not None or ckpt.get("model") is not None):
         module = ckpt.get("ema") or ckpt["model"]  # ultralytics checkpoint: pickled DetectionModel

@@ -49,3 +49,20 @@ def kmeans_anchors(wh: torch.Tensor, k: int, iters: int = 100, seed: int = 0) ->
 def mean_best_iou(wh: torch.Tensor, anchors: torch.Tensor) -> float:
     """Average over boxes of the IoU with their best anchor: how well the anchors fit the data."""
     return float(shape_iou(wh, anchors).max(1).values.mean())
+
+
+def fit_anchors(datamodule, k: int) -> torch.Tensor | None:
+    """k anchors (w, h input px) by k-means on the DataModule's training boxes (`train_box_sizes()`),
+    logged with their mean best IoU; None when there are fewer than k boxes."""
+    import logging
+
+    wh = datamodule.train_box_sizes() if hasattr(datamodule, "train_box_sizes") else torch.zeros(0, 2)
+    if len(wh) < k:
+        return None
+    anchors = kmeans_anchors(wh, k, seed=0)
+    logging.getLogger("imagelab").info(
+        "k-means anchors (w, h px): %s; mean best IoU %.3f",
+        [[round(v, 1) for v in a] for a in anchors.tolist()],
+        mean_best_iou(wh, anchors),
+    )
+    return anchors

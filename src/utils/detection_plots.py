@@ -81,6 +81,17 @@ def pr_curves(precision: torch.Tensor, recall_points: torch.Tensor, class_names,
     return fig
 
 
+def coco_pr_curves(precision: torch.Tensor, t50: int, classes: list[int], class_names, ap50: dict):
+    """PR curves at IoU 0.5 from COCOeval's precision array (T×R×K×A×M, −1 where undefined); `classes`:
+    the class id of each K column, `ap50`: class id → AP@0.5."""
+    curves = torch.full((precision.shape[1], len(class_names)), -1.0)
+    for k, cls in enumerate(classes):
+        if 0 <= cls < len(class_names):
+            curves[:, cls] = precision[t50, :, k, 0, -1]
+    aps = [ap50.get(c, float("nan")) for c in range(len(class_names))]
+    return pr_curves(curves, torch.linspace(0, 1, precision.shape[1]), class_names, aps)
+
+
 def draw_detections(image_path, detections: list[dict], class_names, out_path) -> None:
     """Write `image_path` with boxes (original pixels), class names and scores to `out_path` (PIL)."""
     from PIL import Image, ImageDraw, ImageFont

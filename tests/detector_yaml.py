@@ -1,0 +1,60 @@
+"""A Detector built in plain Python from the values in conf/model/*.yaml and conf/model/head/*.yaml (no
+Hydra): the one source of defaults, for tests that build models by hand."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import yaml
+from hydra.utils import get_method
+
+from tests.tiny_models import ROOT
+
+CONF = ROOT / "conf"
+HEADS = {"yolo": "anchor", "yolov1": "v1", "yolo11": "yolo11"}
+
+
+def merged(base: dict, patch: dict) -> dict:
+    out = dict(base)
+    for key, value in patch.items():
+        out[key] = (
+            merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
+    return out
+
+
+def model_values(model: str) -> dict:
+    """conf/model/<model>.yaml with its `defaults` parent model merged in (the defaults list itself dropped)."""
+    values = yaml.safe_load((CONF / "model" / f"{model}.yaml").read_text())
+    parents = [d for d in values.pop("defaults", []) if isinstance(d, str) and d != "_self_" and "/" not in d]
+    for parent in parents:
+        values = merged(model_values(parent), values)
+    return values
+
+
+def head_values(head: str) -> dict:
+    return yaml.safe_load((CONF / "model" / "head" / f"{head}.yaml").read_text())
+
+
+def build_head(head: str, num_classes: int, image_size, **overrides):
+    """A detector head from its YAML values, with `overrides` (e.g. weights=..., freeze=...)."""
+    values = {**head_values(head), **overrides}
+    target = get_method(values.pop("_target_"))
+    values.pop("_partial_", None)
+    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    return target(num_classes=num_classes, image_size=size, **values)
+
+
+def build_detector(
+    model: str = "yolo", num_classes: int = 3, image_size=64, head: dict | None = None, **overrides
+):
+    """The Detector of `model=<model>` from the YAML values; `head` and `overrides` replace values."""
+    from src.lightning_modules.detector import Detector
+
+    values = {**model_values(model), **overrides}
+    head_cfg = {**head_values(HEADS[model]), **(head or {})}
+    target = get_method(head_cfg.pop("_target_"))
+    head_cfg.pop("_partial_", None)
+    values.pop("_target_")
+    values.update(num_classes=num_classes, image_size=image_size)
+    return Detector(head=partial(target, **head_cfg), **values)
