@@ -18,6 +18,16 @@ from benchmarks._loops import colour
 EVAL_EVERY = 1 / 16
 
 
+def lfw_accuracy(scores, same, folds) -> dict:
+    """The LFW protocol's accuracy: mean over the folds, each fold's threshold chosen on the others."""
+    from src.metrics.verification import kfold_accuracy
+
+    try:
+        return {"val/lfw_acc": kfold_accuracy(scores.cpu(), same.cpu(), folds.cpu())[0]}
+    except ValueError:  # fewer than 2 folds (a --quick run's few pairs)
+        return {}
+
+
 def plain_budget(net, loss_fn, opt, dm, evaluate, limit: float, quick: bool) -> list:
     """A plain loop: `loss_fn(net, batch)` steps until the training clock passes `limit`, evaluated at the end
     of an epoch once `EVAL_EVERY` of the limit has passed since the last evaluation (and at the end), so a
@@ -91,14 +101,20 @@ def run_pml(over: list[str], limit: float, tmp: Path, quick: bool) -> list:
         return loss(emb, y, miner(emb, y))
 
     def evaluate(net):
-        scores, same = [], []
-        for i, (a, b, s, _) in enumerate(dm.val_dataloader()):
+        scores, same, folds = [], [], []
+        for i, (a, b, s, fold) in enumerate(dm.val_dataloader()):
             if quick and i >= 2:
                 break
             scores.append(pair_score(net(a), net(b), "euclidean"))
             same.append(s)
-        m = verification_metrics(torch.cat(scores), torch.cat(same))
-        return {"val/auroc": float(m["auroc"]), "val/acc": float(m["acc"])}
+            folds.append(fold)
+        scores, same = torch.cat(scores), torch.cat(same)
+        m = verification_metrics(scores, same)
+        return {
+            "val/auroc": float(m["auroc"]),
+            **lfw_accuracy(scores, same, torch.cat(folds)),
+            "val/acc": float(m["acc"]),
+        }
 
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     return plain_budget(net, loss_fn, opt, dm, evaluate, limit, quick)
