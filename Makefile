@@ -6,7 +6,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install train test test-quick lint format bench experiments clean
+.PHONY: install train test test-quick lint format bench bench-real experiments clean
 
 install: $(VENV)/.installed
 
@@ -33,12 +33,17 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: install  ## every benchmarks/*.py not starting with _ (tables + plots in benchmarks/results/); never in CI
+bench: install  ## every benchmarks/*.py not starting with _ but the real-data one (tables + plots in benchmarks/results/); never in CI
 	@set -e; start=$$(date +%s); for f in benchmarks/[!_]*.py; do \
-		name=$$(basename $$f .py); echo "== benchmarks.$$name"; t0=$$(date +%s); \
+		name=$$(basename $$f .py); case $$name in readme|real_*) continue;; esac; \
+		echo "== benchmarks.$$name"; t0=$$(date +%s); \
 		$(PY) -m benchmarks.$$name $(BENCH_ARGS); \
 		echo "== benchmarks.$$name took $$(( $$(date +%s) - t0 )) s"; \
-	done; echo "== make bench took $$(( $$(date +%s) - start )) s"
+	done; echo "== make bench took $$(( $$(date +%s) - start )) s"; $(PY) -m benchmarks.readme
+
+bench-real: install  ## time to quality on real images (~25 min; fetch the package files first: see benchmarks/_real_data.py)
+	$(PY) -m benchmarks.real_time_to_quality $(BENCH_ARGS)
+	$(PY) -m benchmarks.readme
 
 experiments: install  ## the four studies of experiments/ (each rewrites its table, plots and README results)
 	$(PY) -m experiments.transposed_conv.run

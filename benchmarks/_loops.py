@@ -46,6 +46,13 @@ def averaged_model(module, run_cfg):
     return AveragedModel(module, use_buffers=True, avg_fn=avg_fn)
 
 
+def colour(datamodule, batch, epoch: int, index: int):
+    """What the Trainer's `on_after_batch_transfer` does to a training batch (`batch_colour: true`)."""
+    if getattr(datamodule, "batch_colour", False):
+        return datamodule.colour_batch(batch, epoch, index)
+    return batch
+
+
 def plain_epoch(module, datamodule, max_batches: int | None = None, epochs: int = 1, run_cfg=None) -> dict:
     """Train `module` for one epoch (of at most `max_batches`) in a plain loop; returns timings.
     `run_cfg`: the composed run config, for its `cpu_threads` and `callbacks.ema`.
@@ -64,7 +71,7 @@ def plain_epoch(module, datamodule, max_batches: int | None = None, epochs: int 
         opt_cfg = build_optimizer([module], module.optim_cfg, steps * epochs, steps)
         opt, sched = opt_cfg["optimizer"], opt_cfg["lr_scheduler"]["scheduler"]
         per_epoch = []
-        for _ in range(epochs):
+        for epoch in range(epochs):
             t_epoch, waited, first_wait, n = time.perf_counter(), 0.0, 0.0, 0
             it = iter(loader)
             while n < steps:
@@ -77,6 +84,7 @@ def plain_epoch(module, datamodule, max_batches: int | None = None, epochs: int 
                 waited += dt
                 if n == 0:
                     first_wait = dt
+                batch = colour(datamodule, batch, epoch, n)
                 loss = module.compute_losses(batch)["loss"]
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

@@ -19,10 +19,11 @@ from src.data.det_transforms import (
 )
 from src.data.transforms import IMAGENET_MEAN, IMAGENET_STD, augment_config, size_pair
 from src.datamodules.base import BaseDataModule
+from src.datamodules.batch_colour import BatchColour
 from src.utils.errors import ConfigError, check, check_choice
 
 
-class DetectionDataModule(BaseDataModule):
+class DetectionDataModule(BatchColour, BaseDataModule):
     task = "detection"
 
     def __init__(
@@ -38,6 +39,8 @@ class DetectionDataModule(BaseDataModule):
         num_workers: int | str = "auto",
         pin_memory: bool | str = "auto",
         root: str | None = None,
+        *,
+        batch_colour: bool,
     ):
         super().__init__(batch_size, num_workers, pin_memory)
         names = getattr(reader, "class_names", None)
@@ -66,11 +69,13 @@ class DetectionDataModule(BaseDataModule):
             )
         self.class_names = list(names) if names else [f"class_{i}" for i in range(num_classes)]
         self.category_ids = list(getattr(reader, "category_ids", range(num_classes)))
+        self.init_batch_colour(batch_colour, self.augment, mean, std)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None and stage in (None, "fit"):
+            augment, mean, std = self.worker_colour(self.augment, self.mean, self.std)
             self.train_set = DetectionTrainSet(
-                self.reader.dataset("train"), self.augment, self.image_size, self.resize, self.mean, self.std
+                self.reader.dataset("train"), augment, self.image_size, self.resize, mean, std
             )
         if self.val_set is None and stage in (None, "fit", "validate", "test"):
             self.val_set = DetectionEvalSet(

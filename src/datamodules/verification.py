@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from src.data.samplers import PKBatchSampler
 from src.data.transforms import IMAGENET_MEAN, IMAGENET_STD, augment_config, eval_transform, train_transform
 from src.datamodules.base import BaseDataModule
+from src.datamodules.batch_colour import BatchColour
 from src.utils.errors import check, check_choice
 
 SAMPLERS = ("pk", "random")
@@ -37,7 +38,7 @@ class ImageTransformed(torch.utils.data.Dataset):
         return list(self.dataset.targets)
 
 
-class VerificationDataModule(BaseDataModule):
+class VerificationDataModule(BatchColour, BaseDataModule):
     task = "verification"
 
     def __init__(
@@ -55,6 +56,8 @@ class VerificationDataModule(BaseDataModule):
         pin_memory: bool | str = "auto",
         seed: int = 0,
         root: str | None = None,
+        *,
+        batch_colour: bool,
     ):
         super().__init__(batch_size, num_workers, pin_memory)
         check_choice(sampler, "sampler", SAMPLERS)
@@ -75,6 +78,7 @@ class VerificationDataModule(BaseDataModule):
         self.sampler, self.p, self.k, self.seed = sampler, identities_per_batch, images_per_identity, seed
         self.root = root  # informational: readers take their own root
         self.eval_tf = eval_transform(image_size, mean, std)
+        self.init_batch_colour(batch_colour, self.augment, mean, std)
 
     @property
     def num_train_identities(self) -> int:
@@ -86,9 +90,9 @@ class VerificationDataModule(BaseDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None and stage in (None, "fit"):
+            augment, mean, std = self.worker_colour(self.augment, self.mean, self.std)
             self.train_set = ImageTransformed(
-                self.reader.dataset("train"),
-                train_transform(self.augment, self.image_size, self.mean, self.std),
+                self.reader.dataset("train"), train_transform(augment, self.image_size, mean, std)
             )
         if self.val_set is None and stage in (None, "fit", "validate"):
             self.val_set = self.reader.pairs("val").with_transform(self.eval_tf)
