@@ -9,6 +9,8 @@ import hydra
 import lightning.pytorch as pl
 from omegaconf import DictConfig, OmegaConf
 
+from src.runtime.checkpoint_check import check_fits, load_checkpoint, use_checkpoint_model
+from src.runtime.checkpoint_facts import CheckpointFacts
 from src.utils.config_check import validate
 from src.utils.ddp import prepare_ddp_relaunch
 from src.utils.errors import ConfigError
@@ -53,7 +55,7 @@ def setup_run(cfg: DictConfig):
         pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = build(cfg.data, "data")
     model = build(cfg.model, "model")
-    callbacks = build_all(cfg.get("callbacks"), "callbacks")
+    callbacks = [*build_all(cfg.get("callbacks"), "callbacks"), CheckpointFacts.from_config(cfg)]
     loggers = build_all(cfg.get("logger"), "logger")
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for lg in loggers:
@@ -84,6 +86,8 @@ def train(cfg: DictConfig) -> float | None:
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
         ckpt = resolve_ckpt(cfg.get("ckpt_path"), run_dir)
+        if ckpt:  # a resume: the file complete and of this model and width, before any work
+            check_fits(ckpt, load_checkpoint(ckpt), model, cfg)
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
         metrics.update(split_metrics(trainer.callback_metrics, ("val/",)))
     best = best_checkpoint(trainer)
@@ -107,13 +111,29 @@ def train(cfg: DictConfig) -> float | None:
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    """Evaluate a checkpoint on the `split` of the configured data."""
-    datamodule, model, trainer = setup_run(cfg)
-    ckpt = resolve_ckpt(cfg.ckpt_path, Path(cfg.paths.output_dir))
+    """Evaluate a checkpoint on the `split` of the configured data; the model config comes from it."""
+    validate(cfg)
     split = cfg.get("split", "test")
     if split not in ("val", "test"):
         raise ConfigError("split", f"expected 'val' or 'test' (got {split!r})")
+    ckpt = resolve_ckpt(cfg.ckpt_path, Path(cfg.paths.output_dir))
+    checkpoint = load_checkpoint(ckpt)
+    use_checkpoint_model(cfg, checkpoint, ckpt)
+    datamodule, model, trainer = setup_run(cfg)
+    check_fits(ckpt, checkpoint, model, cfg)
+    check_classes(ckpt, model, datamodule)
+    del checkpoint
     run = trainer.validate if split == "val" else trainer.test
     run(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True)
     metrics = split_metrics(trainer.callback_metrics, (f"{split}/",))
     return finish(cfg, trainer, metrics)
+
+
+def check_classes(ckpt: str, model, datamodule) -> None:
+    """The data must have the class count the checkpoint's model was trained with."""
+    trained, given = getattr(model, "num_classes", None), getattr(datamodule, "num_classes", None)
+    if trained is not None and given is not None and trained != given:
+        raise ConfigError(
+            "data.num_classes",
+            f"is {given} but {ckpt} was trained with {trained} classes; evaluate on data with {trained} classes",
+        )

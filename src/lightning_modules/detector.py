@@ -9,22 +9,19 @@ default), `val/map50`, `val/map75` (when those IoUs are evaluated), `val/ap_<cla
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
-from pathlib import Path
 
 import torch
 from torchmetrics.detection import MeanAveragePrecision
-from torchvision import tv_tensors
 
-from src.data.det_transforms import letterbox, target_list, to_original
+from src.data.det_transforms import target_list, to_original
 from src.lightning_modules.base import TaskModule
 from src.losses.detection import AnchorLoss, YoloV1Loss
 from src.metrics.detection import PrecisionRecall
 from src.models.yolo import AnchorNet, YoloV1Net, decode_anchor, decode_v1, postprocess
 from src.models.yolo_anchors import kmeans_anchors, mean_best_iou
-from src.utils.errors import ConfigError, check, check_choice
+from src.utils.errors import check, check_choice
 
 log = logging.getLogger("imagelab")
 logging.getLogger("faster_coco_eval").setLevel(
@@ -338,77 +335,17 @@ class Detector(TaskModule):
         self._eval_epoch_end("test")
 
     def predict_step(self, batch, batch_idx: int):
-        images = batch[0] if isinstance(batch, list | tuple) else batch
-        return self.detect(self(images), self.score_threshold)
-
-    # ---- command-line prediction -------------------------------------------------------------------------
-    def predict_cli(self, cfg, datamodule, out_dir: Path) -> dict:
-        """`+source=<image or folder>`: annotated images in predictions/ and detections.json (COCO
-        results: image_id, category_id in the dataset's own ids, bbox [x, y, w, h] original px, score)."""
-        from torchvision.io import ImageReadMode, decode_image
-        from torchvision.transforms.v2 import functional as F
-
-        from src.data.det_scan import IMAGE_SUFFIXES
-        from src.utils.detection_plots import draw_detections
-
-        source = cfg.get("source")
-        if not source:
-            raise ConfigError("source", "give an image or a folder of images: +source=<path>")
-        src = Path(str(source)).expanduser()
-        if src.is_dir():
-            files = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        elif src.is_file():
-            files = [src]
-        else:
-            raise ConfigError("source", f"{src} is neither an image nor a folder")
-        if not files:
-            raise ConfigError("source", f"no images ({', '.join(IMAGE_SUFFIXES)}) in {src}")
-        names = list(
-            getattr(datamodule, "class_names", None) or [f"class_{i}" for i in range(self.num_classes)]
-        )
-        cat_ids = list(getattr(datamodule, "category_ids", range(self.num_classes)))
-        mean, std = getattr(datamodule, "mean", None), getattr(datamodule, "std", None)
-        out_images = Path(out_dir) / "predictions"
-        out_images.mkdir(parents=True, exist_ok=True)
-        results = []
-        for i, file in enumerate(files):
-            try:
-                image = decode_image(str(file), mode=ImageReadMode.RGB)
-            except RuntimeError as err:
-                raise ConfigError("source", f"cannot read image {file} ({err})") from None
-            h, w = image.shape[-2:]
-            empty = {"boxes": tv_tensors.BoundingBoxes(torch.zeros(0, 4), format="XYXY", canvas_size=(h, w))}
-            boxed, _, (sx, sy) = letterbox(
-                tv_tensors.Image(image), empty, self.image_size, getattr(datamodule, "resize", "letterbox")
-            )
-            x = boxed.float() / 255
-            if mean is not None:
-                x = F.normalize(x, list(mean), list(std))
-            pred = self.detect(self(x[None].to(self.device)), self.score_threshold)[0]
-            boxes = to_original(pred["boxes"].cpu(), torch.tensor([sx, sy, sx, sy]), torch.tensor([h, w]))
-            image_id = int(file.stem) if file.stem.isdigit() else i
-            dets = [
-                {"box": b, "label": int(c), "score": float(s)}
-                for b, c, s in zip(boxes.tolist(), pred["labels"].tolist(), pred["scores"].tolist())
-            ]
-            draw_detections(file, dets, names, out_images / f"{file.stem}.png")
-            for d in dets:
-                x1, y1, x2, y2 = d["box"]
-                results.append(
-                    {
-                        "image_id": image_id,
-                        "file_name": file.name,
-                        "category_id": int(cat_ids[d["label"]]),
-                        "category_name": names[d["label"]],
-                        "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
-                        "score": round(d["score"], 5),
-                    }
-                )
-        json_path = Path(out_dir) / "detections.json"
-        json_path.write_text(json.dumps(results, indent=1))
-        return {
-            "images": len(files),
-            "detections": len(results),
-            "json": str(json_path),
-            "pictures": str(out_images),
-        }
+        """Detections per image ({boxes XYXY, scores, labels}); for a PredictImages batch (dict) the boxes
+        are mapped back to each image's original pixels and everything is on the CPU."""
+        if not isinstance(batch, dict):
+            images = batch[0] if isinstance(batch, list | tuple) else batch
+            return self.detect(self(images), self.score_threshold)
+        preds = self.detect(self(batch["image"]), self.score_threshold)
+        return [
+            {
+                "boxes": to_original(p["boxes"].float().cpu(), scale.repeat(2).cpu(), size.cpu()),
+                "scores": p["scores"].float().cpu(),
+                "labels": p["labels"].cpu(),
+            }
+            for p, scale, size in zip(preds, batch["scale"], batch["orig_size"])
+        ]

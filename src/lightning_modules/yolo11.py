@@ -151,7 +151,3 @@ class Yolo11(Detector):
         # mAP candidates (the low eval threshold) get every class above it, as ultralytics' validator does
         multi_label = score_threshold < self.score_threshold
         return y11.decode(out, score_threshold, self.nms_iou, self.max_det, multi_label)
-
-    def predict_cli(self, cfg, datamodule, out_dir):
-        self.use_normalisation_of(datamodule)
-        return super().predict_cli(cfg, datamodule, out_dir)
