@@ -48,13 +48,16 @@ def plain_config(cfg: DictConfig) -> dict:
     }
 
 
-def setup_run(cfg: DictConfig):
-    """Validate the config and build datamodule, model, trainer (nothing is trained yet)."""
+def setup_run(cfg: DictConfig, checkpoint: tuple[str, dict] | None = None):
+    """Validate the config and build datamodule, model, trainer (nothing is trained yet); a
+    `(path, checkpoint)` to resume or evaluate must fit the model before loggers or callbacks start."""
     validate(cfg)
     if cfg.get("seed") is not None:
         pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = build(cfg.data, "data")
     model = build(cfg.model, "model")
+    if checkpoint is not None:
+        check_fits(checkpoint[0], checkpoint[1], model, cfg)
     callbacks = [*build_all(cfg.get("callbacks"), "callbacks"), CheckpointFacts.from_config(cfg)]
     loggers = build_all(cfg.get("logger"), "logger")
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -81,13 +84,13 @@ def finish(cfg: DictConfig, trainer: pl.Trainer, metrics: dict) -> dict:
 
 def train(cfg: DictConfig) -> float | None:
     """Train (and test) one model; returns the optimized metric for sweepers."""
-    datamodule, model, trainer = setup_run(cfg)
+    validate(cfg)
     run_dir = Path(cfg.paths.output_dir)
+    ckpt = resolve_ckpt(cfg.get("ckpt_path"), run_dir) if cfg.get("train", True) else None
+    # a resume: the file complete and of this model and width, before any work
+    datamodule, model, trainer = setup_run(cfg, (ckpt, load_checkpoint(ckpt)) if ckpt else None)
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
-        ckpt = resolve_ckpt(cfg.get("ckpt_path"), run_dir)
-        if ckpt:  # a resume: the file complete and of this model and width, before any work
-            check_fits(ckpt, load_checkpoint(ckpt), model, cfg)
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
         metrics.update(split_metrics(trainer.callback_metrics, ("val/",)))
     best = best_checkpoint(trainer)
@@ -119,8 +122,7 @@ def evaluate(cfg: DictConfig) -> dict:
     ckpt = resolve_ckpt(cfg.ckpt_path, Path(cfg.paths.output_dir))
     checkpoint = load_checkpoint(ckpt)
     use_checkpoint_model(cfg, checkpoint, ckpt)
-    datamodule, model, trainer = setup_run(cfg)
-    check_fits(ckpt, checkpoint, model, cfg)
+    datamodule, model, trainer = setup_run(cfg, (ckpt, checkpoint))
     check_classes(ckpt, model, datamodule)
     del checkpoint
     run = trainer.validate if split == "val" else trainer.test
