@@ -61,20 +61,21 @@ def data_facts(datamodule, model_cfg: dict | None = None) -> dict:
 class CheckpointFacts(Callback):
     """Writes `checkpoint["imagelab"]` (see the module docstring) into every checkpoint saved."""
 
-    def __init__(self, model_name: str | None, model_cfg: dict):
-        self.model_name, self.model_cfg = model_name, model_cfg
+    def __init__(self, model_name: str | None, model_cfg: dict, image_size=None):
+        self.model_name, self.model_cfg, self.image_size = model_name, model_cfg, image_size
 
     @classmethod
     def from_config(cls, cfg: DictConfig) -> CheckpointFacts:
-        return cls(model_choice(cfg), OmegaConf.to_container(cfg.model, resolve=True))
+        size = OmegaConf.select(cfg, "data.image_size", default=None)  # as written (the config's form)
+        size = OmegaConf.to_container(size) if OmegaConf.is_config(size) else size
+        return cls(model_choice(cfg), OmegaConf.to_container(cfg.model, resolve=True), size)
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         datamodule = getattr(trainer, "datamodule", None)
-        checkpoint[KEY] = {
-            "model_name": self.model_name,
-            "model": self.model_cfg,
-            "data": data_facts(datamodule, self.model_cfg) if datamodule is not None else {},
-        }
+        data = data_facts(datamodule, self.model_cfg) if datamodule is not None else {}
+        if self.image_size is not None:
+            data["image_size"] = self.image_size
+        checkpoint[KEY] = {"model_name": self.model_name, "model": self.model_cfg, "data": data}
 
 
 def facts_of(checkpoint: dict) -> dict:
