@@ -21,6 +21,7 @@ from src.runtime.checkpoint_facts import facts_of, model_choice
 from src.utils.errors import ConfigError
 
 MAX_KEYS = 6  # differing keys named in one line
+STARTING_WEIGHTS = ("weights", "encoder_weights")  # files a training started from: replaced by the checkpoint
 
 
 def load_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict:
@@ -97,6 +98,9 @@ def use_checkpoint_model(cfg: DictConfig, checkpoint: dict, path) -> None:
         return
     model = OmegaConf.create(stored)
     given = given_keys(cfg)
+    for key in flat(stored):  # the checkpoint holds the weights: do not read (maybe absent) start files
+        if key.rsplit(".", 1)[-1] in STARTING_WEIGHTS and f"model.{key}" not in given:
+            OmegaConf.update(model, key, None)
     for key in (k[len("model.") :] for k in given if k.startswith("model.")):
         OmegaConf.update(model, key, OmegaConf.select(cfg.model, key, default=None), force_add=True)
     with open_dict(cfg):
@@ -129,7 +133,11 @@ def check_fits(path, checkpoint: dict, model: torch.nn.Module, cfg: DictConfig) 
     if facts.get("model"):
         trained = flat(facts["model"])
         current = flat(OmegaConf.to_container(cfg.model, resolve=True))
-        differ = sorted(k for k in set(trained) | set(current) if trained.get(k) != current.get(k))
+        differ = sorted(
+            k
+            for k in set(trained) | set(current)
+            if trained.get(k) != current.get(k) and k.rsplit(".", 1)[-1] not in STARTING_WEIGHTS
+        )
         if differ:
             raise ConfigError(
                 "ckpt_path",
