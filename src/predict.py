@@ -127,6 +127,10 @@ def predict(cfg: DictConfig) -> dict:
     del checkpoint
     writer = writer_for(model, out_dir, files, pairs, facts)
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=[writer], logger=False)
+    if trainer.world_size > 1:  # the writers gather nothing across processes
+        raise ConfigError(
+            "trainer.devices", f"predict runs on one device (got {trainer.world_size}): trainer.devices=1"
+        )
     loader = predict_loader(cfg, files, model, facts)
     trainer.predict(model, dataloaders=loader, return_predictions=False)
     summary = {
@@ -134,6 +138,7 @@ def predict(cfg: DictConfig) -> dict:
         "accelerator": type(trainer.accelerator).__name__.removesuffix("Accelerator").lower(),
         "precision": str(trainer.precision),
         "batch_size": loader.batch_size,
+        "num_workers": loader.num_workers,
         "batch_sizes": writer.batch_sizes,
     }
     print(json.dumps(summary, indent=2, default=str))

@@ -68,7 +68,8 @@ def test_predict_with_only_ckpt_path_batches_on_the_configured_trainer(trained, 
 
     model, ckpt = trained
     src, out = images(tmp_path / "src"), tmp_path / "pred"
-    args = [f"ckpt_path={ckpt}", f"+source={src}", "batch_size=2", "num_workers=0"]
+    workers = 1 if model == "unet" else 0  # one model decodes in a loader worker
+    args = [f"ckpt_path={ckpt}", f"+source={src}", "batch_size=2", f"num_workers={workers}"]
     if model == "siamese":
         (tmp_path / "pairs.txt").write_text("src/0.png src/1.png\n# a comment\nsrc/1.png,src/2.png\n")
         args.append(f"+pairs={tmp_path / 'pairs.txt'}")
@@ -77,7 +78,9 @@ def test_predict_with_only_ckpt_path_batches_on_the_configured_trainer(trained, 
     args = args_with_checkpoint_model(args)
     assert args[-1] == f"model={model}"
     summary = predict(compose(out, args))
-    assert summary["accelerator"] == "cpu" and summary["batch_size"] == 2
+    assert (
+        summary["accelerator"] == "cpu" and summary["batch_size"] == 2 and summary["num_workers"] == workers
+    )
     assert summary["batch_sizes"] == [2, 1] and summary["images"] == 3  # batched, not one at a time
     if model == "unet":
         for i, size in enumerate(SIZES):
