@@ -211,3 +211,19 @@ def test_command_line_exit_2_and_predict_with_only_ckpt_path(trained, tmp_path):
     proc = cli("predict.py", [f"ckpt_path={ckpt}", f"+source={src}", f"hydra.run.dir={tmp_path / 'pred'}"])
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "pred" / "predictions" / "2_mask.png").is_file()
+
+
+def test_one_image_helper_reads_every_listed_format_and_names_a_broken_file(tmp_path):
+    from src.data.image_files import IMAGE_EXTENSIONS, list_images, read_image
+    from src.utils.errors import DataError
+
+    for ext in (".png", ".jpg", ".bmp", ".tif", ".webp", ".gif"):
+        assert ext in IMAGE_EXTENSIONS
+        Image.new("L", (7, 5), 128).save(tmp_path / f"grey{ext}")  # grey: converted to RGB
+        image = read_image(tmp_path / f"grey{ext}")
+        assert tuple(image.shape) == (3, 5, 7) and str(image.dtype) == "torch.uint8"
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    (tmp_path / ".hidden.png").write_bytes(b"")
+    assert len(list_images(tmp_path)) == 7  # hidden files skipped
+    with pytest.raises(DataError, match="broken.png: cannot decode image"):
+        read_image(tmp_path / "broken.png")
