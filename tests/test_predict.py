@@ -227,3 +227,30 @@ def test_one_image_helper_reads_every_listed_format_and_names_a_broken_file(tmp_
     assert len(list_images(tmp_path)) == 7  # hidden files skipped
     with pytest.raises(DataError, match="broken.png: cannot decode image"):
         read_image(tmp_path / "broken.png")
+
+
+def test_yolo11_predicts_and_evaluates_with_only_ckpt_path(tmp_path):
+    pytest.importorskip("ultralytics")
+    from src.pipeline import evaluate
+    from src.predict import predict
+
+    data = [
+        "data.reader.num_train=8",
+        "data.reader.num_val=4",
+        "data.reader.num_test=4",
+        "data.num_workers=0",
+    ]
+    limits = ["trainer.max_epochs=1", "+trainer.limit_train_batches=1", "+trainer.limit_val_batches=1"]
+    run_train(make_cfg(tmp_path / "run", ["model=yolo11", *data, "data.batch_size=4", *limits, "test=false"]))
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    src = images(tmp_path / "src")
+    args = args_with_checkpoint_model([f"ckpt_path={ckpt}", f"+source={src}", "model.score_threshold=0.0"])
+    assert "model=yolo11" in args
+    summary = predict(compose(tmp_path / "pred", args))
+    assert summary["images"] == 3 and (tmp_path / "pred" / "detections.json").is_file()
+    for d in json.loads((tmp_path / "pred" / "detections.json").read_text()):
+        w, h = SIZES[d["image_id"]]
+        x, y, bw, bh = d["bbox"]
+        assert x + bw <= w + 1e-3 and y + bh <= h + 1e-3
+    args = args_with_checkpoint_model([f"ckpt_path={ckpt}", *data, "+trainer.limit_test_batches=1"])
+    assert 0 <= evaluate(compose(tmp_path / "eval", args, "eval"))["test/map50"] <= 1
