@@ -96,7 +96,7 @@ def predict_loader(cfg: DictConfig, files, model, facts: dict) -> DataLoader:
     size = getattr(model, "image_size", None) if model.task == "detection" else facts.get("image_size")
     resize = facts.get("resize", "letterbox") if model.task == "detection" else "resize"
     prepare = PredictInput(size, resize, facts.get("mean"), facts.get("std"))
-    batch_size, workers = cfg.get("batch_size", 16), cfg.get("num_workers", 0)
+    batch_size, workers = cfg.batch_size, cfg.num_workers
     check(isinstance(batch_size, int) and batch_size >= 1, "batch_size", "an integer >= 1", batch_size)
     workers = default_workers() if workers == "auto" else workers
     check(isinstance(workers, int) and workers >= 0, "num_workers", "an integer >= 0 or 'auto'", workers)

@@ -254,3 +254,23 @@ def test_yolo11_predicts_and_evaluates_with_only_ckpt_path(tmp_path):
         assert x + bw <= w + 1e-3 and y + bh <= h + 1e-3
     args = args_with_checkpoint_model([f"ckpt_path={ckpt}", *data, "+trainer.limit_test_batches=1"])
     assert 0 <= evaluate(compose(tmp_path / "eval", args, "eval"))["test/map50"] <= 1
+
+
+def test_a_checkpoint_without_facts_predicts_with_the_configured_model_and_data(trained, tmp_path):
+    import torch
+
+    from src.predict import predict
+
+    model, ckpt = trained
+    if model != "unet":
+        pytest.skip("one model is enough for checkpoints saved before the facts")
+    old = torch.load(ckpt, map_location="cpu", weights_only=True)
+    del old["imagelab"]
+    torch.save(old, tmp_path / "old.ckpt")
+    args = [*tiny(model)[:3], f"ckpt_path={tmp_path / 'old.ckpt'}", f"+source={images(tmp_path / 'src')}"]
+    summary = predict(compose(tmp_path / "pred", args))
+    assert summary["images"] == 3 and (tmp_path / "pred" / "predictions" / "1_mask.png").is_file()
+    with pytest.raises(
+        ConfigError, match="does not fit this model=unet config"
+    ):  # no facts: counts the weights
+        predict(compose(tmp_path / "pred2", [*args, "model.depth=3"]))
