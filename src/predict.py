@@ -30,7 +30,7 @@ from src.outputs.verification_writer import VerificationWriter
 from src.pipeline import resolve_ckpt
 from src.runtime.checkpoint_check import check_fits, load_checkpoint, use_checkpoint_model
 from src.runtime.checkpoint_facts import data_facts, facts_of
-from src.utils.config_check import validate
+from src.utils.config_check import task_of, validate
 from src.utils.errors import ConfigError, DataError, check
 from src.utils.instantiate import build
 
@@ -92,14 +92,20 @@ def writer_for(model, out_dir: Path, files, pairs, facts: dict):
     return VerificationWriter(out_dir, files, pairs, model.distance, float(model.threshold))
 
 
-def predict_loader(cfg: DictConfig, files, model, facts: dict) -> DataLoader:
-    size = getattr(model, "image_size", None) if model.task == "detection" else facts.get("image_size")
-    resize = facts.get("resize", "letterbox") if model.task == "detection" else "resize"
-    prepare = PredictInput(size, resize, facts.get("mean"), facts.get("std"))
+def loader_settings(cfg: DictConfig) -> tuple[int, int]:
+    """(batch_size, num_workers) of the predict loader, checked."""
     batch_size, workers = cfg.batch_size, cfg.num_workers
     check(isinstance(batch_size, int) and batch_size >= 1, "batch_size", "an integer >= 1", batch_size)
     workers = default_workers() if workers == "auto" else workers
     check(isinstance(workers, int) and workers >= 0, "num_workers", "an integer >= 0 or 'auto'", workers)
+    return batch_size, workers
+
+
+def predict_loader(cfg: DictConfig, files, model, facts: dict) -> DataLoader:
+    size = getattr(model, "image_size", None) if model.task == "detection" else facts.get("image_size")
+    resize = facts.get("resize", "letterbox") if model.task == "detection" else "resize"
+    prepare = PredictInput(size, resize, facts.get("mean"), facts.get("std"))
+    batch_size, workers = loader_settings(cfg)
     return DataLoader(
         PredictImages(files, prepare, facts.get("crop")),
         batch_size=batch_size,
@@ -117,12 +123,13 @@ def predict(cfg: DictConfig) -> dict:
     checkpoint = load_checkpoint(ckpt)
     use_checkpoint_model(cfg, checkpoint, ckpt)
     validate(cfg)
+    files, pairs = inputs_of(cfg, task_of(cfg.model, "model"))
+    loader_settings(cfg)
     model = build(cfg.model, "model")
     check_fits(ckpt, checkpoint, model, cfg)
     facts = facts_of(checkpoint).get("data")
     if not facts:  # a checkpoint from before the facts were stored: the configured data says
         facts = data_facts(build(cfg.data, "data"), dict(cfg.model))
-    files, pairs = inputs_of(cfg, model.task)
     model.load_state_dict(checkpoint["state_dict"])
     del checkpoint
     writer = writer_for(model, out_dir, files, pairs, facts)
