@@ -1,8 +1,9 @@
-"""`python eval.py model=<unet|siamese|yolo> [overrides]`: see conf/eval.yaml and the README."""
+"""`python eval.py ckpt_path=<ckpt> [data=...] [overrides]`: see conf/eval.yaml and the README."""
 
 import hydra
 
 from src.pipeline import evaluate
+from src.runtime.checkpoint_check import main_with_checkpoint_model
 from src.utils.entry import run_task
 
 
@@ -12,4 +13,4 @@ def main(cfg):
 
 
 if __name__ == "__main__":
-    main()
+    main_with_checkpoint_model(main)  # `model=` from the checkpoint when not given

@@ -1,8 +1,9 @@
-"""`python predict.py model=<name> ckpt_path=<ckpt> +source=<image or folder>` (see the README)."""
+"""`python predict.py ckpt_path=<ckpt> +source=<image or folder>` (see docs/ and conf/predict.yaml)."""
 
 import hydra
 
 from src.predict import predict
+from src.runtime.checkpoint_check import main_with_checkpoint_model
 from src.utils.entry import run_task
 
 
@@ -12,4 +13,4 @@ def main(cfg):
 
 
 if __name__ == "__main__":
-    main()
+    main_with_checkpoint_model(main)  # `model=` from the checkpoint when not given

@@ -11,6 +11,8 @@ import lightning.pytorch as pl
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from src.runtime.checkpoint_check import check_fits, load_checkpoint, use_checkpoint_model
+from src.runtime.checkpoint_facts import CheckpointFacts
 from src.runtime.cpu_threads import apply_cpu_threads
 from src.utils.config_check import validate
 from src.utils.ddp import prepare_ddp_relaunch
@@ -64,14 +66,17 @@ def build_data(cfg: DictConfig):
     return datamodule
 
 
-def setup_run(cfg: DictConfig):
-    """Validate the config and build datamodule, model, trainer (nothing is trained yet)."""
+def setup_run(cfg: DictConfig, checkpoint: tuple[str, dict] | None = None):
+    """Validate the config and build datamodule, model, trainer (nothing is trained yet); a
+    `(path, checkpoint)` to resume or evaluate must fit the model before loggers or callbacks start."""
     validate(cfg)
     if cfg.get("seed") is not None:
         pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = build_data(cfg)
     model = build(cfg.model, "model")
-    callbacks = build_all(cfg.get("callbacks"), "callbacks")
+    if checkpoint is not None:
+        check_fits(checkpoint[0], checkpoint[1], model, cfg)
+    callbacks = [*build_all(cfg.get("callbacks"), "callbacks"), CheckpointFacts.from_config(cfg)]
     loggers = build_all(cfg.get("logger"), "logger")
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     apply_cpu_threads(cfg.get("cpu_threads"), trainer)
@@ -98,11 +103,13 @@ def finish(cfg: DictConfig, trainer: pl.Trainer, metrics: dict) -> dict:
 
 def train(cfg: DictConfig) -> float | None:
     """Train (and test) one model; returns the optimized metric for sweepers."""
-    datamodule, model, trainer = setup_run(cfg)
+    validate(cfg)
     run_dir = Path(cfg.paths.output_dir)
+    ckpt = resolve_ckpt(cfg.get("ckpt_path"), run_dir) if cfg.get("train", True) else None
+    # a resume: the file complete and of this model and width, before any work
+    datamodule, model, trainer = setup_run(cfg, (ckpt, load_checkpoint(ckpt)) if ckpt else None)
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
-        ckpt = resolve_ckpt(cfg.get("ckpt_path"), run_dir)
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
         metrics.update(split_metrics(trainer.callback_metrics, ("val/",)))
     best = best_checkpoint(trainer)
@@ -126,13 +133,28 @@ def train(cfg: DictConfig) -> float | None:
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    """Evaluate a checkpoint on the `split` of the configured data."""
-    datamodule, model, trainer = setup_run(cfg)
-    ckpt = resolve_ckpt(cfg.ckpt_path, Path(cfg.paths.output_dir))
+    """Evaluate a checkpoint on the `split` of the configured data; the model config comes from it."""
+    validate(cfg)
     split = cfg.get("split", "test")
     if split not in ("val", "test"):
         raise ConfigError("split", f"expected 'val' or 'test' (got {split!r})")
+    ckpt = resolve_ckpt(cfg.ckpt_path, Path(cfg.paths.output_dir))
+    checkpoint = load_checkpoint(ckpt)
+    use_checkpoint_model(cfg, checkpoint, ckpt)
+    datamodule, model, trainer = setup_run(cfg, (ckpt, checkpoint))
+    check_classes(ckpt, model, datamodule)
+    del checkpoint
     run = trainer.validate if split == "val" else trainer.test
     run(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True)
     metrics = split_metrics(trainer.callback_metrics, (f"{split}/",))
     return finish(cfg, trainer, metrics)
+
+
+def check_classes(ckpt: str, model, datamodule) -> None:
+    """The data must have the class count the checkpoint's model was trained with."""
+    trained, given = getattr(model, "num_classes", None), getattr(datamodule, "num_classes", None)
+    if trained is not None and given is not None and trained != given:
+        raise ConfigError(
+            "data.num_classes",
+            f"is {given} but {ckpt} was trained with {trained} classes; evaluate on data with {trained} classes",
+        )

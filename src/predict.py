@@ -1,8 +1,12 @@
-"""`predict.py`: load a checkpoint into the configured model and hand the request to the task module.
+"""`predict.py ckpt_path=<ckpt> +source=<image or folder>`: prediction through the Lightning Trainer.
 
-Each task module implements `predict_cli(cfg, datamodule, out_dir) -> dict`: it reads what it needs from
-the config (`+source=<image or folder>`, `+pair=[a,b]`, ...), writes its outputs under `out_dir` and
-returns a small summary that is printed.
+The model config and the data facts (input size, normalisation, class names) come from the checkpoint
+(`src/runtime/checkpoint_facts.py`); the images go through one dataset (`PredictImages`), batched by
+`batch_size` with `num_workers` loader workers, to the task module's `predict_step`, on the accelerator
+and precision of `trainer:`, and a task writer (`src/outputs/*_writer.py`) puts the results on disk:
+- segmentation: `predictions/<stem>_mask.png` (class ids, palette) and `<stem>_overlay.png`;
+- detection: `detections.json` (COCO results) and `predictions/<stem>.png` with the boxes drawn;
+- verification: `embeddings.npz`, and `pair_scores.csv` for `+pair=[a,b]` or `+pairs=<file>`.
 """
 
 from __future__ import annotations
@@ -11,40 +15,139 @@ import json
 import logging
 from pathlib import Path
 
+import hydra
+import lightning.pytorch as pl
 import torch
 from omegaconf import DictConfig
+from torch.utils.data import DataLoader
 
+from src.data.image_files import image_sources
+from src.data.predict_images import PredictImages, PredictInput
+from src.datamodules.base import default_workers, worker_context
+from src.outputs.detection_writer import DetectionWriter
+from src.outputs.segmentation_writer import SegmentationWriter
+from src.outputs.verification_writer import VerificationWriter
 from src.pipeline import build_data, resolve_ckpt
-from src.utils.config_check import validate
-from src.utils.errors import ConfigError
+from src.runtime.checkpoint_check import check_fits, load_checkpoint, use_checkpoint_model
+from src.runtime.checkpoint_facts import data_facts, facts_of
+from src.utils.config_check import task_of, validate
+from src.utils.errors import ConfigError, DataError, check
 from src.utils.instantiate import build
 
 log = logging.getLogger("imagelab")
 
 
-def load_weights(model: torch.nn.Module, ckpt_path: str) -> dict:
-    """Load a Lightning checkpoint's state_dict (weights_only) and run the module's on_load_checkpoint."""
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    model.on_load_checkpoint(checkpoint)
-    missing, unexpected = model.load_state_dict(checkpoint["state_dict"], strict=False)
-    if missing:
+def read_pairs(cfg: DictConfig) -> list[tuple[Path, Path]]:
+    """`+pair=[a,b]` and/or `+pairs=<file>` (two image paths a line, comma or whitespace separated;
+    relative paths are relative to the file's folder)."""
+    pairs = []
+    pair = cfg.get("pair")
+    if pair is not None:
+        if isinstance(pair, str) or len(pair) != 2:
+            raise ConfigError("pair", f"expected two image paths, +pair=[a.jpg,b.jpg] (got {pair!r})")
+        pairs.append(tuple(Path(str(p)).expanduser() for p in pair))
+    listing = cfg.get("pairs")
+    if listing is not None:
+        file = Path(str(listing)).expanduser()
+        if not file.is_file():
+            raise ConfigError("pairs", f"{file} is not a file (two image paths a line)")
+        for number, line in enumerate(file.read_text().splitlines(), 1):
+            fields = line.replace(",", " ").split()
+            if not fields or fields[0].startswith("#"):
+                continue
+            if len(fields) != 2:
+                raise DataError(file, f"expected two image paths, got {len(fields)} fields", number)
+            pairs.append(tuple(p if p.is_absolute() else file.parent / p for p in map(Path, fields)))
+    for a, b in pairs:
+        for p in (a, b):
+            if not p.is_file():
+                raise DataError(p, "image of a pair not found")
+    return pairs
+
+
+def inputs_of(cfg: DictConfig, task: str) -> tuple[list[Path], list[tuple[int, int]]]:
+    """The files to predict on and, for verification, the pairs as indices into them."""
+    if task != "verification":
+        return image_sources(cfg.get("source")), []
+    pairs = read_pairs(cfg)
+    if cfg.get("source") is None and not pairs:
         raise ConfigError(
-            "ckpt_path", f"{ckpt_path} does not fit this model config (missing {missing[:5]}...)"
+            "pair", "give two images (+pair=[a.jpg,b.jpg]), a pairs list (+pairs=<file>) or +source=<folder>"
         )
-    return checkpoint
+    files = image_sources(cfg.source, recursive=True) if cfg.get("source") is not None else []
+    index = {f.resolve(): i for i, f in enumerate(files)}
+    for p in (p for pair in pairs for p in pair):
+        if p.resolve() not in index:
+            index[p.resolve()] = len(files)
+            files.append(p)
+    return files, [(index[a.resolve()], index[b.resolve()]) for a, b in pairs]
+
+
+def writer_for(model, out_dir: Path, files, pairs, facts: dict):
+    names = list(facts.get("class_names") or [f"class_{i}" for i in range(getattr(model, "num_classes", 0))])
+    if model.task == "segmentation":
+        return SegmentationWriter(out_dir, files, names)
+    if model.task == "detection":
+        return DetectionWriter(out_dir, files, names, facts.get("category_ids") or list(range(len(names))))
+    return VerificationWriter(out_dir, files, pairs, model.distance, float(model.threshold))
+
+
+def loader_settings(cfg: DictConfig) -> tuple[int, int]:
+    """(batch_size, num_workers) of the predict loader, checked."""
+    batch_size, workers = cfg.batch_size, cfg.num_workers
+    check(isinstance(batch_size, int) and batch_size >= 1, "batch_size", "an integer >= 1", batch_size)
+    workers = default_workers() if workers == "auto" else workers
+    check(isinstance(workers, int) and workers >= 0, "num_workers", "an integer >= 0 or 'auto'", workers)
+    return batch_size, workers
+
+
+def predict_loader(cfg: DictConfig, files, model, facts: dict) -> DataLoader:
+    size = getattr(model, "image_size", None) if model.task == "detection" else facts.get("image_size")
+    resize = facts.get("resize", "letterbox") if model.task == "detection" else "resize"
+    prepare = PredictInput(size, resize, facts.get("mean"), facts.get("std"))
+    batch_size, workers = loader_settings(cfg)
+    return DataLoader(
+        PredictImages(files, prepare, facts.get("crop")),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
+        pin_memory=torch.cuda.is_available(),
+        multiprocessing_context=worker_context() if workers > 0 else None,
+    )
 
 
 def predict(cfg: DictConfig) -> dict:
     validate(cfg)
-    datamodule = build_data(cfg)  # resolves data.num_classes: auto before the model is built
-    model = build(cfg.model, "model")
     out_dir = Path(cfg.paths.output_dir)
-    load_weights(model, resolve_ckpt(cfg.ckpt_path, out_dir))
-    model.eval()
-    if not hasattr(model, "predict_cli"):
-        raise ConfigError("model", f"{type(model).__name__} has no command-line prediction")
-    with torch.inference_mode():
-        summary = model.predict_cli(cfg, datamodule, out_dir)
+    ckpt = resolve_ckpt(cfg.ckpt_path, out_dir)
+    checkpoint = load_checkpoint(ckpt)
+    use_checkpoint_model(cfg, checkpoint, ckpt)
+    validate(cfg)
+    files, pairs = inputs_of(cfg, task_of(cfg.model, "model"))
+    loader_settings(cfg)
+    model = build(cfg.model, "model")
+    check_fits(ckpt, checkpoint, model, cfg)
+    facts = facts_of(checkpoint).get("data")
+    if not facts:  # a checkpoint from before the facts were stored: the configured data says
+        facts = data_facts(build_data(cfg), dict(cfg.model))
+    model.load_state_dict(checkpoint["state_dict"])
+    del checkpoint
+    writer = writer_for(model, out_dir, files, pairs, facts)
+    trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=[writer], logger=False)
+    if trainer.world_size > 1:  # the writers gather nothing across processes
+        raise ConfigError(
+            "trainer.devices", f"predict runs on one device (got {trainer.world_size}): trainer.devices=1"
+        )
+    loader = predict_loader(cfg, files, model, facts)
+    trainer.predict(model, dataloaders=loader, return_predictions=False)
+    summary = {
+        **writer.summary(),
+        "accelerator": type(trainer.accelerator).__name__.removesuffix("Accelerator").lower(),
+        "precision": str(trainer.precision),
+        "batch_size": loader.batch_size,
+        "num_workers": loader.num_workers,
+        "batch_sizes": writer.batch_sizes,
+    }
     print(json.dumps(summary, indent=2, default=str))
     print(f"Outputs: {out_dir}")
     return summary

@@ -150,12 +150,12 @@ def test_smp_backend_fast_dev_run(tmp_path):
 
 
 def test_predict_source_errors(tmp_path):
-    from src.lightning_modules.seg_predict import list_sources
+    from src.data.image_files import image_sources
     from src.utils.errors import ConfigError, DataError
 
     with pytest.raises(ConfigError, match="source"):
-        list_sources(None)
+        image_sources(None)
     with pytest.raises(ConfigError, match="neither"):
-        list_sources(tmp_path / "missing.png")
+        image_sources(tmp_path / "missing.png")
     with pytest.raises(DataError, match="no images"):
-        list_sources(tmp_path)
+        image_sources(tmp_path)

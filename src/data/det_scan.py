@@ -19,11 +19,11 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
-from torchvision.io import ImageReadMode, decode_image
 
+from src.data.image_files import IMAGE_EXTENSIONS, is_image, read_image
 from src.utils.errors import DataError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = IMAGE_EXTENSIONS  # the project-wide list (src/data/image_files.py)
 CACHE_VERSION = 1
 
 
@@ -67,7 +67,7 @@ def check_class(cls: int, num_classes: int, where: Path, line: int | None = None
 def list_images(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise DataError(folder, "images folder not found")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in folder.iterdir() if is_image(p))
 
 
 def fingerprint(files: list[Path], extra: str = "") -> str:
@@ -159,9 +159,6 @@ class RecordDataset(Dataset):
 
     def __getitem__(self, i: int):
         record = self.records[i]
-        try:
-            image = decode_image(record["file"], mode=ImageReadMode.RGB)
-        except (RuntimeError, OSError) as err:
-            raise DataError(record["file"], f"cannot decode image ({err})") from None
+        image = read_image(record["file"])
         h, w = image.shape[-2:]
         return tv_tensors.Image(image), target_from(record, h, w)

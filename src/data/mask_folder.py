@@ -27,23 +27,14 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
+from src.data.image_files import list_images, read_image
 from src.utils.errors import ConfigError, DataError, check, check_choice
 
 log = logging.getLogger("imagelab")
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MASK_EXTS = (".png", ".tif", ".tiff", ".bmp")  # lossless only: JPEG would blur class ids
 MASK_MODES = ("L", "P", "I", "I;16", "1")
 VERIFY = ("fast", "full", "none")
-
-
-def read_image(path: Path) -> Image.Image:
-    """Decode an image as RGB; DataError naming the file if it cannot be read."""
-    try:
-        with Image.open(path) as img:
-            return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise DataError(path, f"cannot read the image ({err.__class__.__name__}: {err})") from None
 
 
 def probe_image(path: Path, decode: bool = False) -> tuple[int, int]:
@@ -128,9 +119,9 @@ class SegmentationFiles(Dataset):
         image_path, mask_path = self.pairs[i]
         image = read_image(image_path)
         mask = read_mask(mask_path, self.value_map)
-        check_mask(mask, mask_path, self.num_classes, self.ignore_index, image.size, image_path)
-        pixels = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
-        return tv_tensors.Image(pixels), tv_tensors.Mask(torch.from_numpy(mask))
+        size = (int(image.shape[-1]), int(image.shape[-2]))  # (W, H) as PIL reports it
+        check_mask(mask, mask_path, self.num_classes, self.ignore_index, size, image_path)
+        return tv_tensors.Image(image), tv_tensors.Mask(torch.from_numpy(mask))
 
     def scan(self, verify: str = "fast", where: str = "") -> None:
         """Check every pair before training. fast: image headers + masks decoded; full: images decoded too."""
@@ -246,11 +237,7 @@ class MaskFolder:
                     folder,
                     f"folder not found: the {split} split needs {split}/{self.images_dir}/ and {split}/{self.masks_dir}/",
                 )
-        images = sorted(
-            p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")
-        )
-        if not images:
-            raise DataError(images_dir, f"no images (extensions {', '.join(IMAGE_EXTS)})")
+        images = list_images(images_dir)
         masks = {}
         for p in masks_dir.iterdir():
             if p.suffix.lower() in MASK_EXTS:

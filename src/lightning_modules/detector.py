@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 import torch
 from torchmetrics.detection import MeanAveragePrecision
@@ -212,14 +211,19 @@ class Detector(TaskModule):
     def on_test_epoch_end(self) -> None:
         self._eval_epoch_end("test")
 
-    # ---- prediction (src/lightning_modules/det_predict.py) -------------------------------------------------
+    # ---- prediction (written by src/outputs/detection_writer.py) ----------------------------------------
     def predict_step(self, batch, batch_idx: int):
-        images = batch[0] if isinstance(batch, list | tuple) else batch
-        return self.detect(self(images), self.score_threshold)
-
-    def predict_cli(self, cfg, datamodule, out_dir: Path) -> dict:
-        """`+source=<image or folder>`: annotated images in predictions/ and detections.json."""
-        from src.lightning_modules.det_predict import predict_files
-
-        self.head.prepare(datamodule, "predict")
-        return predict_files(self, cfg.get("source"), datamodule, out_dir)
+        """Detections per image ({boxes XYXY, scores, labels}); for a PredictImages batch (dict) the boxes
+        are mapped back to each image's original pixels and everything is on the CPU."""
+        if not isinstance(batch, dict):
+            images = batch[0] if isinstance(batch, list | tuple) else batch
+            return self.detect(self(images), self.score_threshold)
+        preds = self.detect(self(batch["image"]), self.score_threshold)
+        return [
+            {
+                "boxes": to_original(p["boxes"].float().cpu(), scale.repeat(2).cpu(), size.cpu()),
+                "scores": p["scores"].float().cpu(),
+                "labels": p["labels"].cpu(),
+            }
+            for p, scale, size in zip(preds, batch["scale"], batch["orig_size"])
+        ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassF1Score, MulticlassJaccardIndex
@@ -159,17 +160,17 @@ class Segmenter(TaskModule):
         self._eval_epoch_end(self.test_metrics, "test")
 
     def predict_step(self, batch, batch_idx: int):
-        images = batch[0] if isinstance(batch, list | tuple) else batch
-        return self(images).argmax(1)
-
-    # ---- command-line prediction ------------------------------------------------------------------------
-    def predict_cli(self, cfg, datamodule, out_dir) -> dict:
-        """`python predict.py ckpt_path=... +source=<image or folder>`: mask + overlay PNG per image.
-
-        Each image is resized to `data.image_size` and normalized as in validation; the logits are
-        resized back to the image's own size before the argmax, so `<stem>_mask.png` (palette PNG whose
-        pixel values are class ids) and `<stem>_overlay.png` have the input's size.
-        """
-        from src.lightning_modules.seg_predict import predict_folder
-
-        return predict_folder(self, cfg, datamodule, out_dir)
+        """Class ids per image: N×H×W for a tensor batch; for a PredictImages batch (dict), a list of
+        H×W uint8 masks at each image's original size (logits resized before the argmax)."""
+        if not isinstance(batch, dict):
+            return self(batch[0] if isinstance(batch, list | tuple) else batch).argmax(1)
+        logits = self(batch["image"]).float()
+        return [
+            F.interpolate(
+                logits[i : i + 1], size=[int(v) for v in size], mode="bilinear", align_corners=False
+            )
+            .argmax(1)[0]
+            .to(torch.uint8)
+            .cpu()
+            for i, size in enumerate(batch["orig_size"])
+        ]

@@ -12,9 +12,7 @@ applies the stored validation threshold unchanged.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
-import numpy as np
 import torch
 
 from src.lightning_modules.base import TaskModule
@@ -181,60 +179,8 @@ class Siamese(TaskModule):
         return out
 
     # ---- prediction -----------------------------------------------------------------------------------
-    def predict_cli(self, cfg, datamodule, out_dir: Path) -> dict:
-        """`+pair=[a.jpg,b.jpg]`: score, stored threshold, decision; `+source=<folder>`: embeddings → .npz."""
-        from torchvision import tv_tensors
-
-        from src.data.image_files import IMAGE_EXTENSIONS, is_image, read_image
-
-        crop = getattr(datamodule, "crop", None)
-        transform = datamodule.eval_tf
-
-        def load(paths: list[Path]) -> torch.Tensor:
-            return torch.stack([transform(tv_tensors.Image(read_image(p, crop))) for p in paths])
-
-        pair, source = cfg.get("pair"), cfg.get("source")
-        if pair is not None:
-            if len(pair) != 2:
-                raise ConfigError("pair", f"expected two image paths, +pair=[a.jpg,b.jpg] (got {list(pair)})")
-            emb = self.embed(load([Path(str(p)) for p in pair]))
-            score = float(pair_score(emb[:1], emb[1:], self.distance))
-            threshold = float(self.threshold)
-            decided = math.isfinite(threshold)
-            return {
-                "pair": [str(p) for p in pair],
-                "score": score,
-                "score_kind": "cosine similarity"
-                if self.distance == "cosine"
-                else "negative euclidean distance",
-                "threshold": threshold if decided else None,
-                "same": bool(score >= threshold) if decided else None,
-                "decision": ("same" if score >= threshold else "different")
-                if decided
-                else "no calibrated threshold in the checkpoint",
-            }
-        if source is not None:
-            root = Path(str(source)).expanduser()
-            if root.is_file():
-                files = [root]
-            elif root.is_dir():
-                files = sorted(p for p in root.rglob("*") if is_image(p))
-            else:
-                raise ConfigError("source", f"{root} is neither an image nor a folder")
-            if not files:
-                raise ConfigError("source", f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {root}")
-            emb = torch.cat([self.embed(load(files[i : i + 64])) for i in range(0, len(files), 64)])
-            out_dir.mkdir(parents=True, exist_ok=True)
-            target = out_dir / "embeddings.npz"
-            np.savez(
-                target,
-                embeddings=emb.numpy(),
-                paths=np.array([str(p) for p in files]),
-                identities=np.array([p.parent.name for p in files]),
-                threshold=np.array(float(self.threshold)),
-                distance=np.array(self.distance),
-            )
-            return {"embeddings": str(target), "images": len(files), "embedding_size": int(emb.shape[1])}
-        raise ConfigError(
-            "pair", "give two images (+pair=[a.jpg,b.jpg]) or a folder to embed (+source=<folder>)"
-        )
+    def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
+        """Embeddings (N×D float, CPU) of a batch of images or of a PredictImages batch (dict)."""
+        images = batch["image"] if isinstance(batch, dict) else batch
+        images = images[0] if isinstance(images, list | tuple) else images
+        return self(images).float().cpu()
