@@ -27,7 +27,7 @@ SIZES = [(100, 80), (50, 120), (64, 64)]  # (W, H) of the images predicted on
 WIDER = {
     "unet": "model.depth=3",
     "siamese": "model.reductor.embedding_size=32",
-    "yolo": "model.neck_channels=32",
+    "yolo": "model.head.neck_channels=32",
 }
 
 
