@@ -1,0 +1,1 @@
+"""Runtime support: validation of configs, overrides and data files before any work."""
