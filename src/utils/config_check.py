@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 from hydra.utils import get_method
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from src.runtime.trainer_check import check_trainer
 from src.runtime.value_types import check_value, hints_of
@@ -116,8 +116,14 @@ def top_level_keys() -> set[str]:
     return keys
 
 
+# what `predict.py` reads from the request (`+source=<image or folder>`, `+pair=[a,b]`, `+scales=[...]`)
+PREDICT_REQUEST_KEYS = {"source", "pair", "scales"}
+
+
 def check_top_level(cfg: DictConfig) -> None:
     allowed = top_level_keys()
+    if OmegaConf.select(cfg, "hydra.job.config_name", default=None) in ("predict", None):
+        allowed |= PREDICT_REQUEST_KEYS
     for key in cfg:
         if key not in allowed:
             raise unknown_key(str(key), allowed, "unknown top-level key")
