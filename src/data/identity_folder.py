@@ -12,6 +12,7 @@ from pathlib import Path
 
 from src.data.image_files import ImageFiles, is_image
 from src.data.pairs import PairSet, balanced_pairs
+from src.runtime.data_checks import first_duplicate
 from src.utils.errors import ConfigError, DataError, check
 
 
@@ -33,7 +34,22 @@ def scan_identities(folder: Path, min_images: int = 2) -> tuple[list[Path], list
         names.append(person.name)
     if len(names) < 2:
         raise DataError(folder, f"found {len(names)} identity folder(s) with images; at least 2 are needed")
+    check_identity_names(folder, names)
     return paths, labels, names
+
+
+def same_person(name: str) -> str:
+    """The spelling-free form of an identity name: `John_Doe`, `john doe` and `John-Doe ` are one person."""
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+def check_identity_names(folder: Path, names: list[str]) -> None:
+    """Two folders of one person would be labelled as two people (a false negative in every pair)."""
+    twice = first_duplicate(names, key=same_person)
+    if twice:
+        raise DataError(
+            folder / twice[1], f"looks like the same identity as {folder / twice[0]}; merge the two folders"
+        )
 
 
 class IdentityFolder:

@@ -26,6 +26,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
+from src.runtime.data_checks import probe_image
 from src.utils.errors import ConfigError, DataError, check, check_choice
 
 log = logging.getLogger("imagelab")
@@ -42,20 +43,6 @@ def read_image(path: Path) -> Image.Image:
         with Image.open(path) as img:
             return img.convert("RGB")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise DataError(path, f"cannot read the image ({err.__class__.__name__}: {err})") from None
-
-
-def probe_image(path: Path, decode: bool = False) -> tuple[int, int]:
-    """(W, H) of an image from its header after PIL's structure check (`decode`: decode all pixels)."""
-    try:
-        with Image.open(path) as img:
-            size = img.size
-            if decode:
-                img.load()
-            else:
-                img.verify()  # chunk/CRC checks without decoding the pixels
-        return size
-    except Exception as err:  # PIL raises many types for broken files
         raise DataError(path, f"cannot read the image ({err.__class__.__name__}: {err})") from None
 
 
