@@ -10,6 +10,7 @@ the first value of each swept key.
 from __future__ import annotations
 
 import difflib
+import inspect
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -17,6 +18,7 @@ from hydra._internal.utils import get_args_parser
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
 from src.utils.errors import ConfigError
@@ -70,6 +72,13 @@ def compose_quietly(config_name: str, overrides: list[str]) -> DictConfig:
         return compose(config_name=config_name, overrides=overrides)
 
 
+def target_arguments(target: str) -> list[str]:
+    try:
+        return list(inspect.signature(get_method(target)).parameters)
+    except Exception:  # not importable here: no hint rather than a crash
+        return []
+
+
 def missing_key_error(config_name: str, overrides: list[str], line: str) -> ConfigError:
     """`model.dpeth: no such key; did you mean depth?` for a failed override of a key that is not there."""
     key = line.split("=", 1)[0].lstrip("+~")
@@ -80,6 +89,9 @@ def missing_key_error(config_name: str, overrides: list[str], line: str) -> Conf
     except Exception:
         parent = None
     names = [str(k) for k in parent] if isinstance(parent, DictConfig) else []
+    target = parent.get("_target_") if isinstance(parent, DictConfig) else None
+    if target and name in target_arguments(str(target)):
+        return ConfigError(key, f"is an argument of {target} not set in the config; add it with +{line}")
     near = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(near)}?" if near else f"keys here: {sorted(names)}"
     return ConfigError(key, f"no such key; {hint} (to add a new key: +{line.lstrip('+')})")
