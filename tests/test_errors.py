@@ -117,6 +117,33 @@ def test_valid_configs_pass(no_gpu_no_wandb_key, model):
         validate(composed([*tiny(model), *extra]))
 
 
+# `_partial_` nodes (optimizers, schedules, networks given as groups): (node, the key named, fragment)
+PARTIAL = [
+    (
+        {"_target_": "torch.optim.AdamW", "_partial_": True, "lr": "abc"},
+        "model.optim.lr",
+        "expected a number",
+    ),
+    ({"_target_": "torch.optim.SGD", "_partial_": True, "lr": -0.1}, "model.optim.lr", "positive"),
+    ({"_target_": "torch.optim.AdamW", "_partial_": True, "lrr": 0.1}, "model.optim.lrr", "did you mean lr"),
+    ({"_target_": "torch.optim.AdamW", "_partial_": True, "betas": 0.9}, "model.optim.betas", "a list"),
+]
+
+
+@pytest.mark.parametrize(
+    "node, key, fragment", PARTIAL, ids=[k + str(i) for i, (_, k, _) in enumerate(PARTIAL)]
+)
+def test_partial_nodes_are_checked_against_their_target(node, key, fragment):
+    from omegaconf import OmegaConf
+
+    from src.utils.config_check import check_keys
+
+    check_keys(OmegaConf.create({"_target_": node["_target_"], "_partial_": True, "lr": 0.01}), "ok")
+    with pytest.raises(ConfigError) as err:
+        check_keys(OmegaConf.create(node), "model.optim")
+    assert err.value.key == key and fragment in err.value.message, str(err.value)
+
+
 @pytest.mark.parametrize("argv, key, fragment", OVERRIDES, ids=[" ".join(a) for a, _, _ in OVERRIDES])
 def test_overrides_hydra_would_refuse(argv, key, fragment):
     with pytest.raises(ConfigError) as err:

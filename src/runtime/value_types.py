@@ -12,6 +12,7 @@ import types
 import typing
 from collections.abc import Mapping, Sequence
 
+import torch
 from omegaconf import DictConfig, ListConfig
 
 from src.utils.errors import ConfigError
@@ -46,6 +47,7 @@ def describe(hint) -> str:
     if origin is typing.Literal:
         return f"one of {list(args)}"
     if origin in (typing.Union, types.UnionType):
+        args = tuple(a for a in args if not (isinstance(a, type) and issubclass(a, torch.Tensor)))
         parts = [describe(a) for a in args if a is not type(None)]
         literals = [a for a in args if typing.get_origin(a) is typing.Literal]
         if literals and len(literals) == len([a for a in args if a is not type(None)]):
@@ -89,7 +91,9 @@ def matches(value, hint) -> bool:
         return isinstance(value, ListConfig | list | tuple)
     if container in (dict, Mapping):
         return isinstance(value, DictConfig | dict)
-    return True  # a class the config cannot build without `_target_`: the target judges it
+    if isinstance(hint, type) and issubclass(hint, torch.Tensor):
+        return False  # `lr: float | Tensor`: a config value is never a tensor, so the float must fit
+    return True  # another class (a path, an accelerator object): the target judges the value
 
 
 def hints_of(target) -> dict[str, object]:
