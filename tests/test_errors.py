@@ -301,6 +301,29 @@ def identity_two_spellings(root: Path):
     return lambda: IdentityFolder(str(root)).dataset("train"), "train/john doe", None
 
 
+def identity_truncated_jpeg(root: Path):
+    from src.data.identity_folder import IdentityFolder
+
+    for person in ("ann", "bob"):
+        (root / "train" / person).mkdir(parents=True)
+        for k in range(2):
+            noise = Image.effect_noise((96, 96), 40 + k).convert("RGB")  # pixels bigger than the header
+            noise.save(root / "train" / person / f"{k}.jpg")
+    (root / "val").mkdir()
+    _truncate(root / "train/bob/1.jpg")
+    return lambda: IdentityFolder(str(root)).dataset("train"), "train/bob/1.jpg", None
+
+
+def lfw_mismatched_pair_of_one_person(root: Path):
+    from src.data.lfw import LFWPairs
+
+    (root / "lfw" / "Ann").mkdir(parents=True)
+    for k in (1, 2):
+        Image.new("RGB", (16, 16), (k * 90, 0, 0)).save(root / "lfw" / "Ann" / f"Ann_{k:04d}.jpg")
+    (root / "pairs.txt").write_text("1\nAnn 1 2\nAnn 1 Ann 2\n")
+    return lambda: LFWPairs(str(root)).pairs("test"), "pairs.txt", 3
+
+
 # (builder, a fragment of the message)
 DATA = [
     (truncated_jpeg, "no end-of-image marker"),
@@ -316,6 +339,8 @@ DATA = [
     (yolo_shared_label_stem, "share the label file"),
     (yolo_empty_folder, "no images"),
     (identity_two_spellings, "same identity as"),
+    (identity_truncated_jpeg, "no end-of-image marker"),
+    (lfw_mismatched_pair_of_one_person, "names 'Ann' twice"),
 ]
 
 

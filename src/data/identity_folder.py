@@ -12,8 +12,8 @@ from pathlib import Path
 
 from src.data.image_files import ImageFiles, is_image
 from src.data.pairs import PairSet, balanced_pairs
-from src.runtime.data_checks import first_duplicate
-from src.utils.errors import ConfigError, DataError, check
+from src.runtime.data_checks import VERIFY, first_duplicate, verify_images
+from src.utils.errors import ConfigError, DataError, check, check_choice
 
 
 def scan_identities(folder: Path, min_images: int = 2) -> tuple[list[Path], list[int], list[str]]:
@@ -66,6 +66,7 @@ class IdentityFolder:
         min_images: int = 2,
         crop: float | None = None,
         seed: int = 0,
+        verify: str = "fast",
     ):
         check(bool(root), "root", "the dataset folder", root)
         check(
@@ -76,6 +77,8 @@ class IdentityFolder:
         )
         check(min_images >= 1, "min_images", "an integer >= 1", min_images)
         check(crop is None or 0 < crop <= 1, "crop", "a fraction in (0, 1] or null", crop)
+        check_choice(verify, "verify", VERIFY)
+        self.verify = verify
         self.root = Path(root).expanduser()
         if not self.root.is_dir():
             raise ConfigError("root", f"dataset folder {self.root} not found")
@@ -90,6 +93,7 @@ class IdentityFolder:
             self._scans[split] = scan_identities(
                 self.root / self.dirs[split], self.min_images if split == "train" else 2
             )
+            verify_images(self._scans[split][0], self.verify)
         return self._scans[split]
 
     @property

@@ -58,11 +58,24 @@ def probe_image(path: str | Path, decode: bool = False) -> tuple[int, int]:
     except DataError:
         raise
     except Exception as err:  # PIL raises many types for broken files
-        raise DataError(path, f"cannot read the image ({err.__class__.__name__}: {err})") from None
+        raise DataError(
+            path,
+            f"cannot read the image ({err.__class__.__name__}: {err}); the file is corrupt or not an image",
+        ) from None
     problem = None if decode else _incomplete(path, fmt or "", size)
     if problem:
         raise DataError(path, f"{problem}; re-export or remove it")
     return size
+
+
+VERIFY = ("fast", "full", "none")
+
+
+def verify_images(paths, verify: str) -> None:
+    """The `verify` scan of a reader's images before training: fast (header + complete file) | full | none."""
+    if verify != "none":
+        for path in paths:
+            probe_image(path, decode=verify == "full")
 
 
 def parse_xml(path: str | Path) -> ET.ElementTree:
