@@ -374,7 +374,7 @@ def _coco_with_duplicate_ids(root: Path) -> Path:
 CLI = [
     (lambda tmp: ["model=unett"], "Config error: model: unknown option 'unett'"),
     (lambda tmp: ["model.dpeth=3"], "Config error: model.dpeth: no such key; did you mean depth?"),
-    (lambda tmp: [*tiny("unet"), "+sed=3", f"hydra.run.dir={tmp}/run"], "Config error: sed: unknown top-level"),
+    (lambda tmp: [*tiny("unet"), "+source=x.png", f"hydra.run.dir={tmp}/run"], "Config error: source: unknown top-level"),
     (
         lambda tmp: ["model=yolo", "data=coco", f"data.root={_coco_with_duplicate_ids(tmp / 'coco')}",
                      "data.num_classes=3", "data.num_workers=0", f"hydra.run.dir={tmp}/run"],

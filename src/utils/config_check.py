@@ -116,13 +116,23 @@ def top_level_keys() -> set[str]:
     return keys
 
 
+def config_name(cfg: DictConfig) -> str | None:
+    """train / eval / predict: the entry config of this run (None when unknown)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        return HydraConfig.get().job.config_name  # a real run: the task's cfg has no `hydra` node
+    except ValueError:
+        return OmegaConf.select(cfg, "hydra.job.config_name", default=None)
+
+
 # what `predict.py` reads from the request (`+source=<image or folder>`, `+pair=[a,b]`, `+scales=[...]`)
 PREDICT_REQUEST_KEYS = {"source", "pair", "scales"}
 
 
 def check_top_level(cfg: DictConfig) -> None:
     allowed = top_level_keys()
-    if OmegaConf.select(cfg, "hydra.job.config_name", default=None) in ("predict", None):
+    if config_name(cfg) in ("predict", None):
         allowed |= PREDICT_REQUEST_KEYS
     for key in cfg:
         if key not in allowed:
