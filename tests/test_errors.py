@@ -144,6 +144,34 @@ def test_partial_nodes_are_checked_against_their_target(node, key, fragment):
     assert err.value.key == key and fragment in err.value.message, str(err.value)
 
 
+# every shipped option must pass the checks (no false alarms): experiments, debug modes, searches, file data
+SHIPPED = [
+    ["experiment=decoder_depth"],
+    ["model=siamese", "experiment=margins"],
+    ["model=yolo", "experiment=iou_thresholds"],
+    ["debug=fdr"],
+    ["debug=overfit"],
+    ["hparams_search=unet_optuna"],
+    ["hparams_search=siamese_optuna"],
+    ["hparams_search=yolo_optuna"],
+    ["logger=tensorboard"],
+    ["model=yolo11"],
+    ["model=yolov1"],
+    ["model=yolo", "data=coco", "data.root=/data"],
+    ["model=yolo", "data=voc_det", "data.root=/data"],
+    ["model=yolo", "data=yolo", "data.root=/data"],
+    ["data=mask_folder", "data.root=/data", "data.num_classes=3"],
+    ["data=voc_seg", "data.root=/data"],
+    ["model=siamese", "data=identity_folder", "data.root=/data"],
+    ["model=siamese", "data=lfw", "data.root=/data"],
+]
+
+
+@pytest.mark.parametrize("overrides", SHIPPED, ids=[" ".join(o) for o in SHIPPED])
+def test_shipped_options_pass(no_gpu_no_wandb_key, overrides):
+    validate(composed(overrides))
+
+
 @pytest.mark.parametrize("argv, key, fragment", OVERRIDES, ids=[" ".join(a) for a, _, _ in OVERRIDES])
 def test_overrides_hydra_would_refuse(argv, key, fragment):
     with pytest.raises(ConfigError) as err:

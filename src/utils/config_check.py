@@ -105,13 +105,23 @@ def check_keys(node, path: str) -> None:
             check_keys(node._get_node(key), f"{path}.{key}")
 
 
+def global_package(text: str) -> bool:
+    """Whether a config file's leading comments say `# @package _global_` (where Hydra reads them)."""
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            return False
+        if "@package _global_" in line:
+            return True
+    return False
+
+
 def top_level_keys() -> set[str]:
     """Keys a run config may hold at its top: the entry configs' own keys, the config groups, and the
     keys set by `# @package _global_` files (experiments, debug modes, searches)."""
     keys = {"hydra"} | {d.name for d in CONF_DIR.iterdir() if d.is_dir()}
     for file in CONF_DIR.rglob("*.yaml"):
         text = file.read_text()
-        if file.parent == CONF_DIR or text.lstrip().startswith("# @package _global_"):
+        if file.parent == CONF_DIR or global_package(text):
             keys |= {k for k in (yaml.safe_load(text) or {}) if k != "defaults"}
     return keys
 
