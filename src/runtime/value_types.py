@@ -41,6 +41,10 @@ LOWER_BOUNDS: dict[str, tuple[float, str]] = {
 }
 
 
+# arguments that may be `auto` whatever their type hint says (data.num_classes: read from the dataset)
+RESOLVED_AT_RUN_TIME = {"num_classes"}
+
+
 def describe(hint) -> str:
     """A short human name of a type hint: `an integer`, `one of [16, 32]`, `an integer or null`."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
@@ -107,6 +111,8 @@ def hints_of(target) -> dict[str, object]:
 
 def check_value(key: str, name: str, value, hint) -> None:
     """Raise ConfigError for `key` unless `value` fits `hint` and the range known for `name`."""
+    if value == "auto" and name in RESOLVED_AT_RUN_TIME:
+        return  # read from the dataset when it is opened; the target checks the number it finds
     if not matches(value, hint):
         raise ConfigError(key, f"expected {describe(hint)} (got {value!r})")
     low = LOWER_BOUNDS.get(name)
