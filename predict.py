@@ -13,4 +13,4 @@ def main(cfg):
 
 
 if __name__ == "__main__":
-    main_with_checkpoint_model(main)  # `model=` from the checkpoint when not given
+    main_with_checkpoint_model(main, "predict")  # `model=` from the checkpoint, then the overrides checked

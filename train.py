@@ -3,7 +3,7 @@
 import hydra
 
 from src.pipeline import train
-from src.utils.entry import run_task
+from src.utils.entry import preflight, run_task
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -12,4 +12,5 @@ def main(cfg):
 
 
 if __name__ == "__main__":
+    preflight("train")  # unknown options / misspelled keys: one line, exit 2
     main()

@@ -51,7 +51,7 @@ def test_fast_dev_run_writes_metrics(tmp_path):
         ("model.norm=bn", "model.norm"),
         ("model.optim.lr=-1", "model.optim.lr"),
         ("model.optim.schedule=linear", "model.optim.schedule"),
-        ("+model.optim.betas=1", "model.optim"),
+        ("+model.optim.betas=1", "model.optim.betas"),
         ("+model.foo=1", "model.foo"),
         ("+data.reader.bar=1", "data.reader.bar"),
         ("data.augment.hflip=2", "data.augment.hflip"),

@@ -11,7 +11,25 @@ import json
 from pathlib import Path
 
 from src.data.det_scan import RecordDataset, cached_scan, check_box, image_size_of, make_record
+from src.runtime.data_checks import first_duplicate
 from src.utils.errors import ConfigError, DataError, check
+
+
+def check_images(images: list[dict], path: Path) -> None:
+    """Image entries need an id each, used once: a repeated id would hand one image's boxes to another."""
+    if not images:
+        raise DataError(path, "the `images` list is empty")
+    for n, im in enumerate(images):
+        if "id" not in im or "file_name" not in im:
+            raise DataError(path, f"image entry #{n} lacks `id` or `file_name`: {im}")
+    twice = first_duplicate(images, key=lambda im: int(im["id"]))
+    if twice:
+        first, second = twice
+        raise DataError(
+            path,
+            f"image id {second['id']} is used twice ({first['file_name']!r} and {second['file_name']!r}); "
+            "ids must be unique",
+        )
 
 
 class CocoDet:
@@ -67,6 +85,7 @@ class CocoDet:
             for key in ("images", "annotations", "categories"):
                 if key not in data:
                     raise DataError(path, f"missing the `{key}` list of a COCO instances file")
+            check_images(data["images"], path)
             self._json[split] = data
         return self._json[split]
 

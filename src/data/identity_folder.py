@@ -12,7 +12,8 @@ from pathlib import Path
 
 from src.data.image_files import ImageFiles, is_image
 from src.data.pairs import PairSet, balanced_pairs
-from src.utils.errors import ConfigError, DataError, check
+from src.runtime.data_checks import VERIFY, first_duplicate, verify_images
+from src.utils.errors import ConfigError, DataError, check, check_choice
 
 
 def scan_identities(folder: Path, min_images: int = 2) -> tuple[list[Path], list[int], list[str]]:
@@ -33,7 +34,22 @@ def scan_identities(folder: Path, min_images: int = 2) -> tuple[list[Path], list
         names.append(person.name)
     if len(names) < 2:
         raise DataError(folder, f"found {len(names)} identity folder(s) with images; at least 2 are needed")
+    check_identity_names(folder, names)
     return paths, labels, names
+
+
+def same_person(name: str) -> str:
+    """The spelling-free form of an identity name: `John_Doe`, `john doe` and `John-Doe ` are one person."""
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+def check_identity_names(folder: Path, names: list[str]) -> None:
+    """Two folders of one person would be labelled as two people (a false negative in every pair)."""
+    twice = first_duplicate(names, key=same_person)
+    if twice:
+        raise DataError(
+            folder / twice[1], f"looks like the same identity as {folder / twice[0]}; merge the two folders"
+        )
 
 
 class IdentityFolder:
@@ -50,6 +66,7 @@ class IdentityFolder:
         min_images: int = 2,
         crop: float | None = None,
         seed: int = 0,
+        verify: str = "fast",
     ):
         check(bool(root), "root", "the dataset folder", root)
         check(
@@ -60,6 +77,8 @@ class IdentityFolder:
         )
         check(min_images >= 1, "min_images", "an integer >= 1", min_images)
         check(crop is None or 0 < crop <= 1, "crop", "a fraction in (0, 1] or null", crop)
+        check_choice(verify, "verify", VERIFY)
+        self.verify = verify
         self.root = Path(root).expanduser()
         if not self.root.is_dir():
             raise ConfigError("root", f"dataset folder {self.root} not found")
@@ -74,6 +93,7 @@ class IdentityFolder:
             self._scans[split] = scan_identities(
                 self.root / self.dirs[split], self.min_images if split == "train" else 2
             )
+            verify_images(self._scans[split][0], self.verify)
         return self._scans[split]
 
     @property

@@ -15,7 +15,8 @@ import numpy as np
 
 from src.data.image_files import ImageFiles
 from src.data.pairs import PairSet
-from src.utils.errors import ConfigError, DataError, check
+from src.runtime.data_checks import VERIFY, verify_images
+from src.utils.errors import ConfigError, DataError, check, check_choice
 
 IMAGE_DIRS = ("lfw", "lfw_funneled", "lfw-deepfunneled")
 
@@ -90,6 +91,8 @@ def parse_pairs(path: Path, images: Path) -> tuple[list[Path], list[int], list[s
         if len(tokens) == 3:
             a, b, same = image_index(tokens[0], tokens[1], line), image_index(tokens[0], tokens[2], line), 1
         elif len(tokens) == 4:
+            if tokens[0] == tokens[2]:
+                raise DataError(path, f"a mismatched pair names {tokens[0]!r} twice (same person)", line=line)
             a, b, same = image_index(tokens[0], tokens[1], line), image_index(tokens[2], tokens[3], line), 0
         else:
             raise DataError(
@@ -114,9 +117,12 @@ class LFWPairs:
         train_pairs_file: str | None = None,
         images_dir: str | None = None,
         crop: float | None = None,
+        verify: str = "fast",
     ):
         check(bool(root), "root", "the folder holding pairs.txt and the LFW images", root)
         check(crop is None or 0 < crop <= 1, "crop", "a fraction in (0, 1] or null", crop)
+        check_choice(verify, "verify", VERIFY)
+        self.verify = verify
         self.root = Path(root).expanduser()
         if not self.root.is_dir():
             raise ConfigError("root", f"LFW folder {self.root} not found")
@@ -136,6 +142,7 @@ class LFWPairs:
         if split not in self._parsed:
             path = Path(self.files[split])
             self._parsed[split] = parse_pairs(path if path.is_absolute() else self.root / path, self.images)
+            verify_images(self._parsed[split][0], self.verify)
         return self._parsed[split]
 
     @property

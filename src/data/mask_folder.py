@@ -28,6 +28,7 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
 from src.data.image_files import list_images, read_image
+from src.runtime.data_checks import probe_image
 from src.utils.errors import ConfigError, DataError, check, check_choice
 
 log = logging.getLogger("imagelab")
@@ -35,20 +36,6 @@ log = logging.getLogger("imagelab")
 MASK_EXTS = (".png", ".tif", ".tiff", ".bmp")  # lossless only: JPEG would blur class ids
 MASK_MODES = ("L", "P", "I", "I;16", "1")
 VERIFY = ("fast", "full", "none")
-
-
-def probe_image(path: Path, decode: bool = False) -> tuple[int, int]:
-    """(W, H) of an image from its header after PIL's structure check (`decode`: decode all pixels)."""
-    try:
-        with Image.open(path) as img:
-            size = img.size
-            if decode:
-                img.load()
-            else:
-                img.verify()  # chunk/CRC checks without decoding the pixels
-        return size
-    except Exception as err:  # PIL raises many types for broken files
-        raise DataError(path, f"cannot read the image ({err.__class__.__name__}: {err})") from None
 
 
 def read_mask(path: Path, value_map: dict[int, int] | None = None) -> np.ndarray:

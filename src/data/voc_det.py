@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from src.data.det_scan import RecordDataset, cached_scan, check_box, image_size_of, make_record
+from src.runtime.data_checks import first_duplicate, parse_xml
 from src.utils.errors import ConfigError, DataError, check
 
 log = logging.getLogger("imagelab")
@@ -34,10 +35,7 @@ def find_year_dir(root: Path, year: str) -> Path:
 def parse_annotation(
     path: Path, class_index: dict[str, int], width: int, height: int
 ) -> tuple[list, list, list]:
-    try:
-        tree = ET.parse(path)
-    except ET.ParseError as err:
-        raise DataError(path, f"invalid XML ({err})", err.position[0]) from None
+    tree = parse_xml(path)
     boxes, labels, difficult = [], [], []
     for obj in tree.getroot().iter("object"):
         name = (obj.findtext("name") or "").strip()
@@ -55,6 +53,18 @@ def parse_annotation(
         labels.append(class_index[name])
         difficult.append(int((obj.findtext("difficult") or "0").strip() == "1"))
     return boxes, labels, difficult
+
+
+def check_image_ids(ids: list[tuple[int, str]], list_file: Path) -> None:
+    """An image list must name some images, each once (a repeated id would train on it twice)."""
+    if not ids:
+        raise DataError(list_file, "the image list names no images")
+    twice = first_duplicate(ids, key=lambda entry: entry[1])
+    if twice:
+        (first, image_id), (again, _) = twice
+        raise DataError(
+            list_file, f"image id {image_id!r} is listed twice (lines {first} and {again})", again
+        )
 
 
 class VocDet:
@@ -120,22 +130,26 @@ class VocDet:
             for n, line in enumerate(list_file.read_text().splitlines(), start=1)
             if line.strip()
         ]
+        check_image_ids(ids, list_file)
         images_dir = self.dir / "JPEGImages"
         if not images_dir.is_dir():
             raise DataError(images_dir, "images folder not found")
         anns = [self.dir / "Annotations" / f"{i}.xml" for _, i in ids]
 
         def scan() -> list[dict]:
-            out = []
+            out, named_by = [], {}
             for (n, image_id), ann in zip(ids, anns):
                 if not ann.is_file():
                     raise DataError(list_file, f"names {image_id!r} but {ann} does not exist", n)
-                filename = (ET.parse(ann).getroot().findtext("filename") or f"{image_id}.jpg").strip()
+                filename = (parse_xml(ann).getroot().findtext("filename") or f"{image_id}.jpg").strip()
                 file = images_dir / filename
                 if not file.is_file():
                     file = images_dir / f"{image_id}.jpg"
                 if not file.is_file():
                     raise DataError(ann, f"names image {filename!r}, not found in {images_dir}")
+                if file in named_by:
+                    raise DataError(ann, f"names image {file.name!r}, already annotated by {named_by[file]}")
+                named_by[file] = ann
                 w, h = image_size_of(file)
                 boxes, labels, difficult = parse_annotation(ann, self.class_index, w, h)
                 out.append(make_record(file, w, h, boxes, labels, difficult, image_id=len(out)))

@@ -19,6 +19,7 @@ import logging
 from pathlib import Path
 
 from src.data.mask_folder import VERIFY, SegmentationFiles, read_class_names
+from src.runtime.data_checks import first_duplicate
 from src.utils.errors import ConfigError, DataError, check, check_choice
 
 log = logging.getLogger("imagelab")
@@ -60,6 +61,10 @@ def read_id_list(path: Path) -> list[tuple[int, str]]:
             ids.append((number, parts[0]))
     if not ids:
         raise DataError(path, "the list holds no image ids")
+    twice = first_duplicate(ids, key=lambda entry: entry[1])
+    if twice:
+        (first, image_id), (again, _) = twice
+        raise DataError(path, f"image id {image_id!r} is listed twice (lines {first} and {again})", again)
     return ids
 
 

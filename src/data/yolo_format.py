@@ -23,6 +23,7 @@ from src.data.det_scan import (
     list_images,
     make_record,
 )
+from src.runtime.data_checks import check_not_empty, first_duplicate
 from src.utils.errors import ConfigError, DataError, check
 
 
@@ -87,6 +88,15 @@ def read_names(yaml_path: Path, spec: dict) -> list[str]:
     return [str(n) for n in names]
 
 
+def check_label_stems(images: list[Path], labels: list[Path]) -> None:
+    """Two images that map to one label file (`a.jpg`, `a.png`) would share its boxes: refuse."""
+    twice = first_duplicate(zip(images, labels), key=lambda pair: pair[1])
+    if twice:
+        (first, label), (second, _) = twice
+        what = "is listed twice" if first == second else f"and {first.name} share the label file {label}"
+        raise DataError(second, f"{what}; every image needs its own stem")
+
+
 class YoloDet:
     """Reader of a YOLO-format dataset; `root` is the folder holding `yaml_name` (or the yaml itself)."""
 
@@ -129,7 +139,12 @@ class YoloDet:
                             raise DataError(path, f"lists a missing image {f}", n)
                         files.append(f)
             else:
-                files += list_images(path)
+                images = list_images(path)
+                check_not_empty(
+                    images, path, f"no images ({', '.join(IMAGE_SUFFIXES)}) in the {split} folder"
+                )
+                files += images
+        check_not_empty(files, self.yaml_path, f"the {split!r} split lists no images")
         return files
 
     def records(self, split: str) -> list[dict]:
@@ -140,6 +155,7 @@ class YoloDet:
         if split not in self._records:
             files = self.image_files(split)
             labels = [label_path_for(f) for f in files]
+            check_label_stems(files, labels)
 
             def scan() -> list[dict]:
                 out = []

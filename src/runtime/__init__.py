@@ -1,1 +1,1 @@
-"""What runs around a model: entry, errors, config validation, instantiation, DDP, RNG, EMA, threads."""
+"""What runs around a model: entry, errors, config and data validation, instantiation, DDP, RNG, EMA."""

@@ -174,11 +174,15 @@ def args_with_checkpoint_model(args: list[str]) -> list[str]:
     return [*args, f"model={name}"] if name else list(args)
 
 
-def main_with_checkpoint_model(main) -> None:
-    """Run a Hydra `main` with `model=` taken from `ckpt_path` (see args_with_checkpoint_model)."""
+def main_with_checkpoint_model(main, config_name: str) -> None:
+    """Run a Hydra `main` with `model=` taken from `ckpt_path` (see args_with_checkpoint_model), after the
+    overrides are checked (`preflight`: unknown options, misspelled keys)."""
+    from src.utils.entry import preflight
+
     try:
         sys.argv = [sys.argv[0], *args_with_checkpoint_model(sys.argv[1:])]
     except ConfigError as err:
         print(f"Config error: {err}", file=sys.stderr)
         sys.exit(2)
+    preflight(config_name)
     main()

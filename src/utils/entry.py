@@ -1,4 +1,7 @@
-"""Wraps an entry point: user errors (bad config, bad file) print as one line and exit non-zero.
+"""Wraps an entry point: user errors (bad config, bad file) print as one line and exit 2.
+
+`preflight(config_name)` runs before Hydra: an unknown group option or a misspelled key on the command
+line becomes one line too (Hydra would print its own multi-line message and exit 1).
 
 In a multirun (`-m`, or a search) a failing job does not stop the sweep when
 `sweep_continue_on_error: true` (the default): its error is logged and written to the job's
@@ -20,6 +23,18 @@ from src.utils.instantiate import user_error_in
 from src.utils.job_status import JobStatus
 
 log = logging.getLogger("imagelab")
+
+
+def preflight(config_name: str, argv: list[str] | None = None) -> None:
+    """Check the command line's overrides before Hydra composes them; one line and exit 2 if bad."""
+    from src.runtime.overrides_check import check_overrides
+    from src.utils.errors import ConfigError
+
+    try:
+        check_overrides(config_name, sys.argv[1:] if argv is None else argv)
+    except ConfigError as err:
+        print(f"Config error: {err}", file=sys.stderr)
+        sys.exit(2)
 
 
 def in_multirun() -> bool:
