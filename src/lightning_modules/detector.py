@@ -12,6 +12,7 @@ import copy
 import json
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -64,13 +65,20 @@ class Detector(TaskModule):
         ema_decay: float = 0.0,
         ema_tau: float = 200.0,
         cpu_threads: int | None = 1,
-        optim: dict | None = None,
+        optim: Callable | None = None,
+        schedule: Callable | None = None,
         plot_every_n_epochs: int = 5,
         num_plot_images: int = 8,
         monitor: str = "val/map50",
     ):
-        super().__init__(optim, plot_every_n_epochs, num_plot_images, monitor)
-        self.save_hyperparameters(logger=False)
+        super().__init__(
+            optim=optim,
+            schedule=schedule,
+            monitor=monitor,
+            plot_every_n_epochs=plot_every_n_epochs,
+            num_plot_images=num_plot_images,
+        )
+        self.save_hparams(optim=optim, schedule=schedule)
         self.set_eval_settings(
             num_classes,
             image_size,

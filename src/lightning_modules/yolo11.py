@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 
 import torch
 
@@ -51,15 +52,23 @@ class Yolo11(Detector):
         ema_decay: float = 0.0,
         ema_tau: float = 200.0,
         cpu_threads: int | None = None,
-        optim: dict | None = None,
+        optim: Callable | None = None,
+        schedule: Callable | None = None,
         plot_every_n_epochs: int = 5,
         num_plot_images: int = 8,
         monitor: str = "val/map50",
     ):
         # Detector.__init__ builds its own networks; take only the shared parts (TaskModule) and set the
         # attributes that Detector's evaluation, plots, EMA and predict_cli read.
-        TaskModule.__init__(self, optim, plot_every_n_epochs, num_plot_images, monitor)
-        self.save_hyperparameters(logger=False)
+        TaskModule.__init__(
+            self,
+            optim=optim,
+            schedule=schedule,
+            monitor=monitor,
+            plot_every_n_epochs=plot_every_n_epochs,
+            num_plot_images=num_plot_images,
+        )
+        self.save_hparams(optim=optim, schedule=schedule)
         self.set_eval_settings(
             num_classes,
             image_size,
