@@ -160,7 +160,13 @@ def score_weights(pt_files: list[Path], args) -> list[dict]:
     dm = instantiate(cfg.data, _convert_="all")
     out = []
     for pt in pt_files:
-        model = Yolo11(num_classes=cfg.data.num_classes, image_size=cfg.data.image_size, weights=str(pt))
+        model = Yolo11(
+            num_classes=cfg.data.num_classes,
+            image_size=cfg.data.image_size,
+            weights=str(pt),
+            optim=instantiate(cfg.model.optim),
+            schedule=instantiate(cfg.model.schedule),
+        )
         trainer = pl.Trainer(
             accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False
         )

@@ -77,3 +77,16 @@ def assert_python_equals_yaml(model: str, module, tmp_path: Path, overrides: lis
 
     cfg = make_cfg(tmp_path, [f"model={model}", *(overrides or [])])
     assert_same_module(build(cfg.model, "model"), module)
+
+
+def optim_and_schedule(model: str) -> dict:
+    """{"optim", "schedule"}: the partials conf/model/<model>.yaml picks, for a module built in Python."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.utils import instantiate
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[f"model={model}"])
+    GlobalHydra.instance().clear()
+    return {key: instantiate(cfg.model[key]) for key in ("optim", "schedule")}

@@ -27,6 +27,7 @@ from src.data.shapes_det import ShapesDet
 from src.data.voc_det import VocDet
 from src.data.yolo_format import YoloDet
 from src.utils.errors import ConfigError, DataError
+from tests.python_vs_yaml import optim_and_schedule
 
 NAMES = ["circle", "square", "triangle"]
 SIZES = [(64, 64), (80, 48), (48, 72)]  # (W, H): mixed sizes exercise letterboxing and mapping back
@@ -147,7 +148,7 @@ def map_of(reader, image_size=64) -> dict:
     """mAP of `fixed_predictions` on the reader's val split through the Detector's own eval step."""
     from src.lightning_modules.detector import Detector
 
-    model = Detector(num_classes=3, image_size=image_size, ema_decay=0.0)
+    model = Detector(num_classes=3, image_size=image_size, ema_decay=0.0, **optim_and_schedule("yolo"))
     model.detect = lambda out, thr: [fixed_predictions(t, i) for i, t in enumerate(model._targets)]
     model.log = lambda *a, **k: None
     dataset = DetectionEvalSet(reader.dataset("val"), image_size)

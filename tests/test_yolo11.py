@@ -18,6 +18,7 @@ from src.utils.config_check import validate
 from src.utils.errors import ConfigError
 from src.utils.instantiate import build
 from tests.conftest import ROOT, make_cfg, run_train
+from tests.python_vs_yaml import optim_and_schedule
 
 TINY = [
     "model=yolo11",
@@ -100,7 +101,9 @@ def test_finetune_from_checkpoint_with_another_class_count(trained, tmp_path):
 
     ckpt = trained / "checkpoints" / "last.ckpt"
     saved = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
-    model = Yolo11(num_classes=5, image_size=64, weights=str(ckpt), ema_decay=0.999)
+    model = Yolo11(
+        num_classes=5, image_size=64, weights=str(ckpt), ema_decay=0.999, **optim_and_schedule("yolo11")
+    )
     # only the class convolutions (3 classes → 5) keep their new init; everything else is the EMA's
     assert sorted(model.reinitialised) == sorted(cls_convs(model.net))
     state = model.net.state_dict()
@@ -126,10 +129,10 @@ def test_finetune_from_checkpoint_with_another_class_count(trained, tmp_path):
 def test_ultralytics_pt_file_is_accepted(tmp_path):
     from src.lightning_modules.yolo11 import Yolo11
 
-    source = Yolo11(num_classes=80, image_size=64, ema_decay=0.0)
+    source = Yolo11(num_classes=80, image_size=64, ema_decay=0.0, **optim_and_schedule("yolo11"))
     path = tmp_path / "yolo11n_coco.pt"
     torch.save({"model": source.net.half(), "ema": None, "train_args": {}}, path)  # ultralytics' layout
-    model = Yolo11(num_classes=2, image_size=64, weights=str(path))
+    model = Yolo11(num_classes=2, image_size=64, weights=str(path), **optim_and_schedule("yolo11"))
     # 80 classes widen the whole class branch (cv3) of the n-scale head: all of it, and only it, is new
     head = len(model.net.model) - 1
     assert set(cls_convs(model.net)) <= set(model.reinitialised)
@@ -143,7 +146,9 @@ def test_ultralytics_pt_file_is_accepted(tmp_path):
 def test_freeze_and_optimizer_groups():
     from src.lightning_modules.yolo11 import Yolo11
 
-    model = Yolo11(num_classes=3, image_size=64, freeze=10)  # the backbone of yolo11.yaml
+    model = Yolo11(
+        num_classes=3, image_size=64, freeze=10, **optim_and_schedule("yolo11")
+    )  # the backbone of yolo11.yaml
     for name, p in model.net.named_parameters():
         frozen = any(name.startswith(f"model.{i}.") for i in range(10)) or ".dfl" in name
         assert p.requires_grad != frozen, name
@@ -153,7 +158,7 @@ def test_freeze_and_optimizer_groups():
     assert all(p.ndim >= 2 for p in decay["params"]) and all(p.ndim < 2 for p in no_decay["params"])
     assert no_decay["weight_decay"] == 0.0 and decay["weight_decay"] == 1e-4
     with pytest.raises(ConfigError, match="freeze"):
-        Yolo11(num_classes=3, image_size=64, freeze=99)
+        Yolo11(num_classes=3, image_size=64, freeze=99, **optim_and_schedule("yolo11"))
 
 
 def test_clear_errors(tmp_path):
