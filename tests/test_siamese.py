@@ -112,7 +112,11 @@ def test_loss_group_sweep(tmp_path):
     from tests.tiny_models import run_cli, tiny
 
     sweep = tmp_path / "sweep"
-    args = ["-m", *tiny("siamese", "debug=fdr", "test=false"), "model/loss=contrastive,triplet,ntxent"]
+    args = [
+        "-m",
+        *tiny("siamese", "trainer.max_epochs=1", "test=false"),
+        "model/loss=contrastive,triplet,ntxent",
+    ]
     proc = run_cli([*args, f"hydra.sweep.dir={sweep}"])
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     targets = [
