@@ -86,6 +86,8 @@ def test_each_network_takes_only_its_own_keys(tmp_path):
         assert err.value.key == extra[1:].split("=")[0] and "build_smp_net" in str(err.value)
     with pytest.raises(ConfigError, match="model.net.arch"):
         validate(make_cfg(tmp_path, ["model=unet", "+model.net.arch=Unet"]))
+    with pytest.raises(ConfigError, match="model.net: .*depth"):  # no default outside the YAML
+        build(make_cfg(tmp_path, ["model=unet", "~model.net.depth"]).model, "model")
 
 
 @pytest.mark.parametrize("net", ["unet", "smp"])

@@ -88,6 +88,8 @@ class Segmenter(TaskModule):
             self.net = net(in_channels=in_channels, num_classes=num_classes)
         except ConfigError as err:
             raise (err if err.key.startswith("net") else err.under("net")) from None
+        except TypeError as err:  # a key of conf/model/net/<option>.yaml removed (`~model.net.depth`)
+            raise ConfigError("net", str(err)) from None
         self.channels_last = channels_last
         if channels_last:  # NHWC: faster convolutions on CPU (oneDNN) and with mixed precision on GPU
             self.net = self.net.to(memory_format=torch.channels_last)

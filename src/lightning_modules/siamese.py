@@ -69,6 +69,8 @@ class Siamese(TaskModule):
             self.criterion = loss(distance=distance, embedding_size=self.net.embedding_size)
         except ConfigError as err:
             raise (err if err.key.startswith("loss") else err.under("loss")) from None
+        except TypeError as err:  # a key of conf/model/loss/<option>.yaml removed (`~model.loss.margin`)
+            raise ConfigError("loss", str(err)) from None
         self.plot_identities = plot_identities
         # the decision threshold on scores, calibrated on validation pairs; saved with the weights
         self.register_buffer("threshold", torch.tensor(math.nan))
