@@ -68,7 +68,7 @@ def plain_epoch(module, datamodule, max_batches: int | None = None, epochs: int 
         ema = averaged_model(module, run_cfg)
         loader = datamodule.train_dataloader()
         steps = min(len(loader), max_batches or len(loader))
-        opt_cfg = build_optimizer([module], module.optim_cfg, steps * epochs, steps)
+        opt_cfg = build_optimizer([module], module.optim, module.schedule, steps * epochs, steps)
         opt, sched = opt_cfg["optimizer"], opt_cfg["lr_scheduler"]["scheduler"]
         per_epoch = []
         for epoch in range(epochs):

@@ -139,7 +139,7 @@ def smp_unet(epochs: int, tmp: Path, max_batches: int | None) -> list:
     cfg = compose(["model=unet", *DATA["unet"]], tmp / "smp", progress=False)
     dm, ours_module = build_data_and_model(cfg)
     dm.setup("fit")
-    depth, classes = int(cfg.model.depth), int(cfg.data.num_classes)
+    depth, classes = int(cfg.model.net.depth), int(cfg.data.num_classes)
     net = smp.Unet(
         "resnet18",
         encoder_depth=depth,

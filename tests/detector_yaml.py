@@ -50,8 +50,9 @@ def build_detector(
 ):
     """The Detector of `model=<model>` from the YAML values; `head` and `overrides` replace values."""
     from src.lightning_modules.detector import Detector
+    from tests.python_vs_yaml import optim_and_schedule
 
-    values = {**model_values(model), **overrides}
+    values = {**model_values(model), **optim_and_schedule(model), **overrides}
     head_cfg = {**head_values(HEADS[model]), **(head or {})}
     target = get_method(head_cfg.pop("_target_"))
     head_cfg.pop("_partial_", None)

@@ -18,8 +18,8 @@ from tests.tiny_models import MODELS, tiny
 
 TINY_UNET = [
     "model=unet",
-    "model.depth=2",
-    "model.base_channels=8",
+    "model.net.depth=2",
+    "model.net.base_channels=8",
     "data.reader.num_train=32",
     "data.reader.num_val=16",
     "data.reader.num_test=16",
@@ -47,11 +47,14 @@ def test_fast_dev_run_writes_metrics(tmp_path):
 @pytest.mark.parametrize(
     ("override", "key"),
     [
-        ("model.depth=0", "model.depth"),
-        ("model.norm=bn", "model.norm"),
+        ("model.net.depth=0", "model.net.depth"),
+        ("model.net.norm=bn", "model.net.norm"),
         ("model.optim.lr=-1", "model.optim.lr"),
-        ("model.optim.schedule=linear", "model.optim.schedule"),
-        ("+model.optim.betas=1", "model.optim.betas"),
+        ("model.optim.betas=[2,0.999]", "model.optim"),
+        ("+model.optim.colour=1", "model.optim.colour"),
+        ("model.schedule.min_lr_ratio=2", "model.schedule.min_lr_ratio"),
+        ("model/schedule=onecycle model.schedule.pct_start=1.5", "model.schedule"),
+        ("model/schedule=constant +model.schedule.min_lr_ratio=0.1", "model.schedule.min_lr_ratio"),
         ("+model.foo=1", "model.foo"),
         ("+data.reader.bar=1", "data.reader.bar"),
         ("data.augment.hflip=2", "data.augment.hflip"),
@@ -60,7 +63,7 @@ def test_fast_dev_run_writes_metrics(tmp_path):
     ],
 )
 def test_bad_values_name_the_key(tmp_path, override, key):
-    cfg = make_cfg(tmp_path, [*TINY_UNET, override])
+    cfg = make_cfg(tmp_path, [*TINY_UNET, *override.split()])
     with pytest.raises(ConfigError) as err:
         validate(cfg)
         build(cfg.data, "data")
@@ -100,7 +103,7 @@ def test_resume_without_checkpoint_says_how(tmp_path):
 
 def test_cli_error_is_one_line_and_exit_code_2(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "train.py", "model.depth=0", f"hydra.run.dir={tmp_path}"],
+        [sys.executable, "train.py", "model.net.depth=0", f"hydra.run.dir={tmp_path}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -108,7 +111,7 @@ def test_cli_error_is_one_line_and_exit_code_2(tmp_path):
     )
     assert proc.returncode == 2
     output = proc.stdout + proc.stderr
-    assert "Config error: model.depth: expected an integer from 1 to 8 (got 0)" in output
+    assert "Config error: model.net.depth: expected an integer from 1 to 8 (got 0)" in output
     assert "Traceback" not in output
 
 

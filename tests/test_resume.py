@@ -83,7 +83,7 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_path, model):
 @pytest.mark.parametrize("model", MODELS)
 def test_training_with_a_nan_loss_stops(tmp_path, model):
     cfg = make_cfg(
-        tmp_path, tiny(model, "trainer.max_epochs=1", "model.optim.lr=1e30", "model.optim.warmup_epochs=0")
+        tmp_path, tiny(model, "trainer.max_epochs=1", "model.optim.lr=1e30", "model.schedule.warmup_epochs=0")
     )
     with pytest.raises(FloatingPointError, match=r"non-finite loss at epoch 0, step \d+"):
         run_train(cfg)

@@ -9,13 +9,14 @@ import pytest
 import torch
 from PIL import Image
 
-from src.lightning_modules.segmenter import SegmentationLoss, Segmenter
+from src.lightning_modules.segmenter import SegmentationLoss
+from src.utils.instantiate import build
 from tests.conftest import make_cfg, run_train
 from tests.seg_data_utils import write_mask_folder, write_voc
 
 TINY = [
-    "model.depth=2",
-    "model.base_channels=4",
+    "model.net.depth=2",
+    "model.net.base_channels=4",
     "data.image_size=32",
     "data.batch_size=4",
     "data.num_workers=0",
@@ -28,7 +29,7 @@ TINY = [
 @pytest.mark.parametrize("name", ["ce", "dice", "ce_dice"])
 def test_losses_ignore_pixels_marked_255(name):
     torch.manual_seed(0)
-    criterion = SegmentationLoss(name, ignore_index=255)
+    criterion = SegmentationLoss(name, ignore_index=255, dice_weight=1.0, class_weights=None)
     mask = torch.randint(0, 3, (2, 8, 8))
     mask[:, :3] = 255
     logits = torch.randn(2, 3, 8, 8, requires_grad=True)
@@ -48,9 +49,9 @@ def test_perfect_logits_give_low_loss_and_unknown_loss_is_refused():
 
     mask = torch.randint(0, 3, (2, 8, 8))
     logits = torch.nn.functional.one_hot(mask, 3).permute(0, 3, 1, 2).float() * 20
-    assert SegmentationLoss("ce_dice")(logits, mask)["loss"] < 1e-3
+    assert SegmentationLoss("ce_dice", 255, 1.0, None)(logits, mask)["loss"] < 1e-3
     with pytest.raises(ConfigError, match="loss"):
-        SegmentationLoss("focal")
+        SegmentationLoss("focal", 255, 1.0, None)
 
 
 # ---- metrics ----------------------------------------------------------------------------------------------
@@ -69,9 +70,12 @@ def numpy_iou_dice(preds: np.ndarray, target: np.ndarray, num_classes: int, igno
     return iou, np.nanmean(iou), np.nanmean(dice)
 
 
-def test_miou_and_dice_match_a_numpy_confusion_matrix():
+def test_miou_and_dice_match_a_numpy_confusion_matrix(tmp_path):
     num_classes = 5
-    module = Segmenter(num_classes=num_classes, depth=1, base_channels=4)
+    module = build(
+        make_cfg(tmp_path, ["model=unet", f"data.num_classes={num_classes}", "model.net.depth=1"]).model,
+        "model",
+    )
     rng = np.random.default_rng(0)
     all_p, all_t = [], []
     for _ in range(3):  # several batches accumulate as in an epoch
@@ -143,7 +147,7 @@ def test_trains_on_a_voc_layout(tmp_path):
 
 
 def test_smp_backend_fast_dev_run(tmp_path):
-    overrides = ["model=unet", "model.backend=smp", "model.smp.arch=UnetPlusPlus", "debug=fdr", *TINY]
+    overrides = ["model=unet", "model/net=smp", "model.net.arch=UnetPlusPlus", "debug=fdr", *TINY]
     overrides += ["data.reader.num_train=8", "data.reader.num_val=4", "data.reader.num_test=4"]
     run_train(make_cfg(tmp_path, overrides))
     assert 0.0 <= read_metrics(tmp_path)["val/miou"] <= 1.0

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import MissingConfigException
 
 from src.utils.config_check import validate
 from src.utils.errors import ConfigError
@@ -39,7 +40,7 @@ TINY_FACES = [
 
 @pytest.mark.parametrize("loss", ["contrastive", "arcface"])
 def test_fast_dev_run(tmp_path, loss):
-    cfg = make_cfg(tmp_path, [*TINY_FACES, "debug=fdr", f"model.loss.name={loss}"])
+    cfg = make_cfg(tmp_path, [*TINY_FACES, "debug=fdr", f"model/loss={loss}"])
     run_train(cfg)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     for key in ("val/auroc", "val/eer", "val/acc", "val/tar_far1e-2", "val/tar_far1e-3"):
@@ -50,10 +51,14 @@ def test_margin_sweep_and_other_keys_compose(tmp_path):
     for override in (
         "model.loss.margin=0.25",
         "model.distance=cosine",
-        "model.loss.name=supcon",
+        "model/loss=supcon",
+        "model/loss=contrastive model.loss.margin=0.5",
+        "model/loss=arcface model.loss.scale=64",
+        "model/optim=sgd model.optim.momentum=0.8",
+        "model/schedule=constant ~model.schedule.min_lr_ratio",
         "model.reductor.embedding_size=32",
     ):
-        validate(make_cfg(tmp_path, ["model=siamese", override]))
+        validate(make_cfg(tmp_path, ["model=siamese", *override.split()]))
 
 
 def test_config_errors_name_the_key(tmp_path):
@@ -62,12 +67,67 @@ def test_config_errors_name_the_key(tmp_path):
     cfg = make_cfg(tmp_path, ["model=siamese", "model.distance=manhattan"])
     with pytest.raises(ConfigError, match="model.distance"):
         build(cfg.model, "model")
-    cfg = make_cfg(tmp_path, ["model=siamese", "model.loss.name=hinge"])
-    with pytest.raises(ConfigError, match="model.loss.name"):
+    with pytest.raises(MissingConfigException, match="model/loss"):
+        make_cfg(tmp_path, ["model=siamese", "model/loss=hinge"])
+    cfg = make_cfg(tmp_path, ["model=siamese", "model.loss.margin=-1"])
+    with pytest.raises(ConfigError, match="model.loss.margin"):
         build(cfg.model, "model")
+    cfg = make_cfg(tmp_path, ["model=siamese", "model/loss=ntxent", "+model.loss.margin=0.2"])
+    with pytest.raises(ConfigError, match="model.loss.margin"):  # a key of another loss
+        validate(cfg)
     cfg = make_cfg(tmp_path, ["model=siamese", "data=shapes_seg"])
     with pytest.raises(ConfigError, match="verification model"):
         validate(cfg)
+
+
+def test_siamese_built_in_python_equals_the_yaml(tmp_path):
+    """Siamese(...) with the values of conf/model/siamese.yaml + its groups = `python train.py model=siamese`."""
+    from functools import partial
+
+    from src.lightning_modules.optim import warmup_cosine
+    from src.lightning_modules.siamese import Siamese
+    from src.losses.verification import Triplet
+    from tests.python_vs_yaml import assert_python_equals_yaml, yaml_values
+
+    values = yaml_values("siamese")
+    module = Siamese(
+        **{
+            **values,
+            "loss": partial(Triplet, **values["loss"]),
+            "optim": partial(torch.optim.AdamW, **values["optim"]),
+            "schedule": partial(warmup_cosine, **values["schedule"]),
+        }
+    )
+    assert_python_equals_yaml("siamese", module, tmp_path)
+    assert (
+        module.criterion.fn.margin == 0.2
+    )  # the triplet's usual margin lives in conf/model/loss/triplet.yaml
+
+
+@pytest.mark.slow
+def test_loss_group_sweep(tmp_path):
+    """`-m model/loss=contrastive,triplet,ntxent`: one job per loss, each built from its own YAML."""
+    import yaml
+
+    from tests.tiny_models import run_cli, tiny
+
+    sweep = tmp_path / "sweep"
+    args = [
+        "-m",
+        *tiny("siamese", "trainer.max_epochs=1", "test=false"),
+        "model/loss=contrastive,triplet,ntxent",
+    ]
+    proc = run_cli([*args, f"hydra.sweep.dir={sweep}"])
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    targets = [
+        yaml.safe_load((sweep / str(i) / ".hydra" / "config.yaml").read_text())["model"]["loss"]
+        for i in range(3)
+    ]
+    assert [t["_target_"].rsplit(".", 1)[1] for t in targets] == ["Contrastive", "Triplet", "NTXent"]
+    assert targets[0]["margin"] == 1.0 and "margin" not in targets[2]
+    for i in range(3):
+        assert 0 <= json.loads((sweep / str(i) / "metrics.json").read_text())["val/auroc"] <= 1
+    assert "model/loss" in (sweep / "summary.md").read_text()
 
 
 @pytest.mark.slow

@@ -1,29 +1,60 @@
-"""The U-Net (own and smp backends): shapes, depth, config errors, local encoder weights."""
+"""The segmentation networks (conf/model/net/ unet and smp): shapes, depth, config errors, local encoder weights."""
 
 from __future__ import annotations
+
+from functools import partial
 
 import pytest
 import torch
 from torch import nn
 
-from src.models.segmentation_nets import build_segmentation_net
+from src.lightning_modules.optim import warmup_cosine
+from src.lightning_modules.segmenter import Segmenter
 from src.models.smp_nets import build_smp_net, decoder_channels
 from src.models.unet import UNet
+from src.utils.config_check import validate
 from src.utils.errors import ConfigError
 from src.utils.instantiate import build
 from tests.conftest import make_cfg
+from tests.python_vs_yaml import CONF, assert_python_equals_yaml, yaml_values
+
+UNET = {"norm": "batch", "activation": "relu", "dropout": 0.0}
+SMP = {"arch": "Unet", "encoder_name": "resnet18", "encoder_weights": None, "norm": "batch"}
+
+
+def smp_net(num_classes=3, in_channels=3, depth=2, base_channels=8, **keys):
+    return build_smp_net(num_classes, in_channels, depth, base_channels, **{**SMP, **keys})
+
+
+def test_segmenter_built_in_python_equals_the_yaml(tmp_path):
+    """Segmenter(...) with the values of conf/model/unet.yaml + its groups = `python train.py model=unet`."""
+    import yaml
+
+    values = yaml_values("unet")
+    num_classes = yaml.safe_load((CONF / "data" / "shapes_seg.yaml").read_text())["num_classes"]
+    module = Segmenter(
+        **{
+            **values,
+            "num_classes": num_classes,
+            "net": partial(UNet, **values["net"]),
+            "optim": partial(torch.optim.AdamW, **values["optim"]),
+            "schedule": partial(warmup_cosine, **values["schedule"]),
+        }
+    )
+    assert_python_equals_yaml("unet", module, tmp_path)
+    assert module.net.head.in_channels == values["net"]["base_channels"]  # 8, not a constructor default
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 4, 5])
 def test_own_unet_keeps_any_input_size(depth):
-    net = UNet(in_channels=3, num_classes=4, depth=depth, base_channels=4).eval()
+    net = UNet(in_channels=3, num_classes=4, depth=depth, base_channels=4, **UNET).eval()
     for h, w in ((33, 47), (64, 64), (17, 90)):
         assert net(torch.randn(2, 3, h, w)).shape == (2, 4, h, w)
     assert len(net.down) == depth and len(net.up) == depth
 
 
 def test_own_unet_decoder_steps_are_transposed_convolutions_with_skips():
-    net = UNet(3, 2, depth=3, base_channels=8)
+    net = UNet(3, 2, depth=3, base_channels=8, **UNET)
     ups = [step.up for step in net.up]
     assert all(isinstance(up, nn.ConvTranspose2d) and up.stride == (2, 2) for up in ups)
     # after up-sampling, the block reduces (up channels + skip channels) to the level's width
@@ -34,32 +65,46 @@ def test_own_unet_decoder_steps_are_transposed_convolutions_with_skips():
 
 @pytest.mark.parametrize("norm", ["batch", "group", "instance", "none"])
 def test_own_unet_norms_and_dropout(norm):
-    net = UNet(1, 3, depth=2, base_channels=8, norm=norm, dropout=0.2)
+    net = UNet(1, 3, depth=2, base_channels=8, norm=norm, activation="relu", dropout=0.2)
     assert net(torch.randn(2, 1, 20, 20)).shape == (2, 3, 20, 20)
 
 
-def test_depth_zero_names_model_depth(tmp_path):
-    cfg = make_cfg(tmp_path, ["model=unet", "model.depth=0"])
+def test_depth_zero_names_model_net_depth(tmp_path):
+    cfg = make_cfg(tmp_path, ["model=unet", "model.net.depth=0"])
     with pytest.raises(ConfigError) as err:
         build(cfg.model, "model")
-    assert err.value.key == "model.depth" and "1 to 8" in str(err.value)
+    assert err.value.key == "model.net.depth" and "1 to 8" in str(err.value)
 
 
-def test_unknown_backend_and_smp_keys_are_refused(tmp_path):
-    with pytest.raises(ConfigError, match="model.backend"):
-        build(make_cfg(tmp_path, ["model=unet", "model.backend=keras"]).model, "model")
+def test_each_network_takes_only_its_own_keys(tmp_path):
     with pytest.raises(ConfigError) as err:
-        build(make_cfg(tmp_path, ["model=unet", "model.backend=smp", "model.smp.arch=FPN"]).model, "model")
-    assert err.value.key == "model.smp.arch" and "UnetPlusPlus" in str(err.value)
-    with pytest.raises(ConfigError, match="model.smp.colour"):
-        build(make_cfg(tmp_path, ["model=unet", "model.backend=smp", "+model.smp.colour=red"]).model, "model")
+        build(make_cfg(tmp_path, ["model=unet", "model/net=smp", "model.net.arch=FPN"]).model, "model")
+    assert err.value.key == "model.net.arch" and "UnetPlusPlus" in str(err.value)
+    for extra in ("+model.net.colour=red", "+model.net.dropout=0.1"):  # dropout: the own U-Net's key only
+        with pytest.raises(ConfigError) as err:
+            validate(make_cfg(tmp_path, ["model=unet", "model/net=smp", extra]))
+        assert err.value.key == extra[1:].split("=")[0] and "build_smp_net" in str(err.value)
+    with pytest.raises(ConfigError, match="model.net.arch"):
+        validate(make_cfg(tmp_path, ["model=unet", "+model.net.arch=Unet"]))
+    with pytest.raises(ConfigError, match="model.net: .*depth"):  # no default outside the YAML
+        build(make_cfg(tmp_path, ["model=unet", "~model.net.depth"]).model, "model")
+
+
+@pytest.mark.parametrize("net", ["unet", "smp"])
+def test_depth_sweeps_either_network(tmp_path, net):
+    for depth in (2, 3):
+        module = build(
+            make_cfg(tmp_path, ["model=unet", f"model/net={net}", f"model.net.depth={depth}"]).model, "model"
+        )
+        levels = len(module.net.down) if net == "unet" else len(module.net.net.decoder.blocks)
+        assert levels == depth
 
 
 def test_smp_decoder_channels_follow_depth():
     assert decoder_channels(5, 16) == [256, 128, 64, 32, 16]  # smp's own default
     assert decoder_channels(3, 8) == [32, 16, 8]
     for depth in (1, 3, 5):
-        net = build_smp_net(num_classes=3, in_channels=3, depth=depth, base_channels=8)
+        net = smp_net(depth=depth)
         blocks = net.net.decoder.blocks
         assert len(blocks) == depth
         assert [b.conv2[0].out_channels for b in blocks] == decoder_channels(depth, 8)
@@ -68,27 +113,25 @@ def test_smp_decoder_channels_follow_depth():
 
 @pytest.mark.parametrize("arch", ["Unet", "UnetPlusPlus", "MAnet"])
 def test_smp_backends_forward_on_odd_sizes(arch):
-    net = build_segmentation_net(
-        "smp", 3, 3, depth=2, base_channels=8, norm="batch", dropout=0.0, arch=arch
-    ).eval()
+    net = smp_net(arch=arch).eval()
     assert net(torch.randn(1, 3, 30, 45)).shape == (1, 3, 30, 45)
 
 
 def test_smp_depth_out_of_range_names_the_key():
     with pytest.raises(ConfigError) as err:
-        build_smp_net(3, 3, depth=6, base_channels=8)
+        smp_net(depth=6)
     assert err.value.key == "depth"
     with pytest.raises(ConfigError, match="depth"):
-        build_smp_net(3, 3, depth=1, base_channels=8, arch="UnetPlusPlus")
+        smp_net(depth=1, arch="UnetPlusPlus")
 
 
 def test_smp_encoder_weights_missing_file_is_a_clear_error(tmp_path):
     cfg = make_cfg(
-        tmp_path, ["model=unet", "model.backend=smp", f"model.smp.encoder_weights={tmp_path}/nope.pth"]
+        tmp_path, ["model=unet", "model/net=smp", f"model.net.encoder_weights={tmp_path}/nope.pth"]
     )
     with pytest.raises(ConfigError) as err:
         build(cfg.model, "model")
-    assert err.value.key == "model.smp.encoder_weights"
+    assert err.value.key == "model.net.encoder_weights"
     assert "nope.pth" in str(err.value) and "never downloaded" in str(err.value)
 
 
@@ -98,7 +141,7 @@ def test_smp_encoder_weights_load_from_a_local_torchvision_state_dict(tmp_path):
     source = torchvision.models.resnet18(num_classes=10)
     path = tmp_path / "resnet18.pth"
     torch.save(source.state_dict(), path)  # includes fc.*, which the encoder does not have
-    net = build_smp_net(3, 3, depth=3, base_channels=8, encoder_weights=str(path))
+    net = smp_net(depth=3, encoder_weights=str(path))
     torch.testing.assert_close(net.encoder.conv1.weight, source.conv1.weight)
     torch.testing.assert_close(net.encoder.layer2[0].bn1.running_var, source.layer2[0].bn1.running_var)
 
@@ -106,12 +149,5 @@ def test_smp_encoder_weights_load_from_a_local_torchvision_state_dict(tmp_path):
 def test_smp_encoder_weights_of_another_architecture_are_refused(tmp_path):
     path = tmp_path / "other.pth"
     torch.save({"foo.weight": torch.zeros(3, 3)}, path)
-    with pytest.raises(ConfigError, match="smp.encoder_weights"):
-        build_smp_net(3, 3, depth=3, base_channels=8, encoder_weights=str(path))
-
-
-def test_smp_refuses_own_only_keys():
-    with pytest.raises(ConfigError, match="dropout"):
-        build_segmentation_net("smp", 3, 3, depth=2, base_channels=8, norm="batch", dropout=0.3)
-    with pytest.raises(ConfigError, match="norm"):
-        build_segmentation_net("smp", 3, 3, depth=2, base_channels=8, norm="group", dropout=0.0)
+    with pytest.raises(ConfigError, match="encoder_weights"):
+        smp_net(depth=3, encoder_weights=str(path))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
 from src.losses.contrastive import balanced_pair_indices, hadsell_contrastive
-from src.losses.verification import LossConfig, VerificationLoss
 from src.utils.errors import ConfigError
+from tests.conftest import CONF
 
 # four 2-D embeddings, identities 0, 0, 1, 1
 EMB = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [0.5, 0.5]])
@@ -17,7 +18,12 @@ LABELS = torch.tensor([0, 0, 1, 1])
 
 
 def make(name, metric="euclidean", **kw):
-    return VerificationLoss(LossConfig(name=name, **kw), metric, embedding_size=2)
+    """The loss of conf/model/loss/<name>.yaml with `kw` overriding its keys, as the verifier completes it."""
+    import yaml
+    from hydra.utils import instantiate
+
+    node = {**yaml.safe_load((Path(CONF) / "model" / "loss" / f"{name}.yaml").read_text()), **kw}
+    return instantiate(node)(distance=metric, embedding_size=2)
 
 
 def euclid(i, j):
@@ -155,35 +161,37 @@ def test_supcon_formula():
     assert float(out["loss"]) == pytest.approx(expected, rel=1e-5)
 
 
-def test_default_margins_and_bad_values():
-    assert LossConfig(name="triplet").margin == 0.2 and LossConfig(name="arcface").margin == 0.5
-    assert (
-        LossConfig().name == "triplet" and LossConfig().mining == "all"
-    )  # the default (conf/model/siamese.yaml)
-    with pytest.raises(ConfigError, match="loss.mining"):
-        LossConfig(mining="semi")
-    with pytest.raises(ConfigError, match="loss.name"):
-        LossConfig(name="hinge")
-    with pytest.raises(ConfigError, match="loss.margin"):
-        LossConfig(name="contrastive", margin=-1)
-    with pytest.raises(ConfigError, match="loss.margin"):
-        LossConfig(name="arcface", margin=2.0)  # radians
-    with pytest.raises(ConfigError, match="loss.temperature"):
-        LossConfig(name="supcon", temperature=0)
+def test_usual_values_live_in_each_loss_yaml_and_bad_values_name_the_key():
+    assert make("contrastive").fn.margin == 1.0 and make("triplet").fn.margin == 0.2
+    assert make("arcface").margin == 0.5 and make("cosface").margin == 0.35 and make("cosface").scale == 30
+    assert make("ntxent").fn.temperature == 0.1 and make("triplet").miner is None  # batch-all
+    with pytest.raises(ConfigError, match="mining"):
+        make("triplet", mining="semi")
+    with pytest.raises(ConfigError, match="margin"):
+        make("contrastive", margin=-1)
+    with pytest.raises(ConfigError, match="margin"):
+        make("arcface", margin=2.0)  # radians
+    with pytest.raises(ConfigError, match="temperature"):
+        make("supcon", temperature=0)
+    with pytest.raises(TypeError, match="margin"):
+        make("ntxent", margin=0.2)  # each loss takes only its own keys
 
 
 def test_arcface_weights_are_trained(tmp_path):
     """The class centres are parameters of the LightningModule, so the shared optimizer updates them."""
-    from src.lightning_modules.siamese import Siamese
+    from src.utils.instantiate import build
+    from tests.conftest import make_cfg
 
-    model = Siamese(
-        encoder={"widths": [8]},
-        reductor={"dims": [], "embedding_size": 8},
-        loss={"name": "arcface", "num_classes": 5},
-    )
+    overrides = [
+        "model=siamese",
+        "model/loss=arcface",
+        "model.loss.num_classes=5",
+        "model.encoder.widths=[8]",
+    ]
+    model = build(make_cfg(tmp_path, [*overrides, "model.reductor.dims=[]"]).model, "model")
     w = model.criterion.fn.W
     assert any(p is w for p in model.parameters())
-    from src.lightning_modules.optim import OptimConfig, param_groups
+    from src.lightning_modules.optim import param_groups
 
-    grouped = [p for g in param_groups([model], OptimConfig().weight_decay) for p in g["params"]]
+    grouped = [p for g in param_groups([model], 1e-4) for p in g["params"]]
     assert any(p is w for p in grouped)

@@ -22,8 +22,8 @@ COMMON = [
 TINY: dict[str, list[str]] = {
     "unet": [
         "model=unet",
-        "model.depth=2",
-        "model.base_channels=8",
+        "model.net.depth=2",
+        "model.net.base_channels=8",
         "data.image_size=32",
         "data.reader.num_train=16",
         "data.reader.num_val=8",
@@ -62,7 +62,7 @@ TINY: dict[str, list[str]] = {
 
 # (key, two valid values, one invalid value) to sweep per model
 SWEEP: dict[str, tuple[str, list[str], str]] = {
-    "unet": ("model.depth", ["1", "2"], "0"),
+    "unet": ("model.net.depth", ["1", "2"], "0"),
     "siamese": ("model.loss.margin", ["0.5", "1.0"], "-1"),
     "yolo": ("model.nms_iou", ["0.4", "0.6"], "1.5"),
 }
@@ -71,7 +71,7 @@ SWEEP: dict[str, tuple[str, list[str], str]] = {
 SEARCH: dict[str, tuple[str, dict[str, str]]] = {
     "unet": (
         "unet_optuna",
-        {"model.depth": "choice(1, 2)", "model.optim.lr": "tag(log, interval(1e-3, 1e-2))"},
+        {"model.net.depth": "choice(1, 2)", "model.optim.lr": "tag(log, interval(1e-3, 1e-2))"},
     ),
     "siamese": (
         "siamese_optuna",

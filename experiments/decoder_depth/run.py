@@ -1,7 +1,7 @@
 """Study 3: decoder depth in U-Net — our U-Net (transposed convolutions) against smp's Unet at depths 2–5.
 
 Launches `python train.py -m experiment=decoder_depth` (conf/experiment/decoder_depth.yaml:
-`model.backend` own/smp × `model.depth` 2..5), then measures each job's network the same way: its
+`model/net` unet/smp × `model.net.depth` 2..5), then measures each job's network the same way: its
 parameters and the median time of one training step (forward, CE + Dice loss, backward, AdamW step) on
 a batch of the training shape, one CPU thread. Writes `results.md` / `results.csv` (test mIoU, Dice,
 parameters, step time), `decoder_depth.png`, the sweep's own `sweep_summary.*`, and the results block of
@@ -27,7 +27,7 @@ from experiments import common, top_readme
 HERE = Path(__file__).resolve().parent
 COMMAND = "python -m experiments.decoder_depth.run"
 QUICK = [
-    "model.depth=2",
+    "model.net.depth=2",
     "trainer.max_epochs=1",
     "+trainer.limit_train_batches=2",
     "data.reader.num_train=16",
@@ -79,8 +79,8 @@ def measure(jobs, repeats: int) -> list[dict]:
         params, used, ms = step_time_ms(cfg, repeats)
         rows.append(
             {
-                "backend": cfg["model"]["backend"],
-                "depth": int(cfg["model"]["depth"]),
+                "backend": "smp" if cfg["model"]["net"]["_target_"].endswith("build_smp_net") else "own",
+                "depth": int(cfg["model"]["net"]["depth"]),
                 "params": params,
                 "params_used": used,
                 "step_ms": ms,

@@ -1,7 +1,8 @@
 """Study 1: margins in contrastive learning — the Siamese verifier over loss settings and seeds.
 
-Launches `python train.py -m experiment=margins` (conf/experiment/margins.yaml: contrastive margins
-0.25/0.5/1/2, triplet, ArcFace, NT-Xent; seeds 1–3), then writes `results.md` / `results.csv` (test
+Launches the three sweeps of conf/experiment/margins.yaml (contrastive margins 0.25/0.5/1/2; triplet
+batch-hard; ArcFace and NT-Xent; seeds 1–3 each: a loss takes only its own keys, so each family is a sweep
+of its own), then writes `results.md` / `results.csv` (test
 AUROC, EER, TAR@FAR=1e-2 and 10-fold accuracy, mean ± std over seeds), `margins.png`, the sweep's own
 `sweep_summary.*`, and the results block of README.md.
 
@@ -13,7 +14,6 @@ AUROC, EER, TAR@FAR=1e-2 and 10-fold accuracy, mean ± std over seeds), `margins
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 
@@ -29,8 +29,14 @@ METRICS = [  # (metric, column title, lower is better)
     ("test/tar_far1e-2", "TAR@FAR=1e-2", False),
     ("test/acc", "10-fold acc", False),
 ]
+# the study's sweeps (sub-folders of its sweep folder), each on top of `experiment=margins`
+SWEEPS = {
+    "contrastive": ["model.loss.margin=0.25,0.5,1.0,2.0"],
+    "triplet": ["model/loss=triplet", "model.loss.mining=hard"],
+    "others": ["model/loss=arcface,ntxent"],
+}
+QUICK_SWEEPS = {"contrastive": ["model.loss.margin=0.5"]}
 QUICK = [
-    "model.loss={name:contrastive,margin:0.5}",
     "seed=1,2",
     "trainer.max_epochs=1",
     "+trainer.limit_train_batches=2",
@@ -46,9 +52,11 @@ QUICK = [
 ]
 
 
-def parse_loss(value: str) -> dict[str, str]:
-    """`{name:contrastive,margin:0.25}` (a swept override) → {"name": "contrastive", "margin": "0.25"}."""
-    return dict(re.findall(r"(\w+):([^,}]+)", value))
+def loss_of(job) -> dict[str, str]:
+    """The job's loss as its composed config holds it: {"name": "contrastive", "margin": "0.25", ...}."""
+    node = yaml.safe_load((job.path / ".hydra" / "config.yaml").read_text())["model"]["loss"]
+    keys = {k: str(v) for k, v in node.items() if not k.startswith("_") and v is not None}
+    return {"name": node["_target_"].rsplit(".", 1)[1].lower(), **keys}
 
 
 def label(loss: dict[str, str]) -> str:
@@ -68,8 +76,8 @@ def aggregate(jobs) -> list[dict]:
     """One row per loss setting (in sweep order): its seeds and every metric's values over them."""
     groups: dict[str, dict] = {}
     for job in jobs:
-        key = job.overrides.get("model.loss", "")
-        group = groups.setdefault(key, {"loss": parse_loss(key), "seeds": [], "values": {}})
+        loss = loss_of(job)
+        group = groups.setdefault(str(sorted(loss.items())), {"loss": loss, "seeds": [], "values": {}})
         group["seeds"].append(job.overrides.get("seed", ""))
         for metric, *_ in METRICS:
             group["values"].setdefault(metric, []).append(float(job.metrics[metric]))
@@ -117,7 +125,8 @@ def takeaways(groups: list[dict]) -> str:
 
 
 def report(sweep_dir: Path, out_dir: Path, wall_s: float, command: str) -> list[dict]:
-    jobs = common.jobs_of(sweep_dir)
+    sweeps = [d for d in (sweep_dir / name for name in SWEEPS) if d.is_dir()]
+    jobs = [job for d in sweeps for job in common.jobs_of(d)]
     groups = aggregate(jobs)
     header = ["loss setting", "seeds"] + [title for _, title, _ in METRICS]
     best = {
@@ -144,7 +153,8 @@ def report(sweep_dir: Path, out_dir: Path, wall_s: float, command: str) -> list[
         csv_rows,
     )
     plot(groups, out_dir / "margins.png")
-    common.copy_summary(sweep_dir, out_dir, "sweep")
+    for d in sweeps:
+        common.copy_summary(d, out_dir, "sweep" if d.name == "contrastive" else f"sweep_{d.name}")
     reader = yaml.safe_load((jobs[0].path / ".hydra" / "config.yaml").read_text())["data"]["reader"]
     epochs = sorted({str(j.overrides.get("trainer.max_epochs", "")) for j in jobs} - {""})
     results = (
@@ -155,7 +165,8 @@ def report(sweep_dir: Path, out_dir: Path, wall_s: float, command: str) -> list[
         + "\n"
         + takeaways(groups)
         + "\n![margins](margins.png)\n\n"
-        + "Every run: `sweep_summary.md` / `sweep_summary.csv` (all metrics, val and test, run time per job).\n\n"
+        + "Every run: `sweep_summary.md` / `sweep_summary.csv` (contrastive), `sweep_triplet_summary.*` and "
+        + "`sweep_others_summary.*` (all metrics, val and test, run time per job).\n\n"
         + (
             f"Quick mode: epochs {', '.join(epochs)} on tiny data — the numbers mean nothing.\n\n"
             if epochs
@@ -174,11 +185,15 @@ def run(out_dir: Path = HERE, quick: bool = False, sweep_dir: Path | None = None
     sweep_dir = Path(
         sweep_dir or common.ROOT / "logs" / "experiments" / f"margins{'_quick' if quick else ''}" / stamp
     )
+    sweeps = QUICK_SWEEPS if quick else SWEEPS
     if not existing:
         parallel = [] if quick else ["launcher=joblib"]  # two jobs at once on two cores
-        common.launch("train.py", ["experiment=margins", *parallel, *(QUICK if quick else [])], sweep_dir)
+        for name, overrides in sweeps.items():
+            args = ["experiment=margins", *overrides, *parallel, *(QUICK if quick else [])]
+            common.launch("train.py", args, sweep_dir / name)
     command = COMMAND + (" --quick" if quick else "")
-    result = report(sweep_dir, out_dir, common.wall_seconds(sweep_dir), command)
+    wall_s = common.wall_seconds(*(sweep_dir / name for name in SWEEPS))
+    result = report(sweep_dir, out_dir, wall_s, command)
     if out_dir.resolve() == HERE:  # the study's own folder: refresh the top-level README's table too
         top_readme.update()
     return result

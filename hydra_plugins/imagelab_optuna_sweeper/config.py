@@ -27,7 +27,7 @@ class ImagelabOptunaSweeperConf:
     sampler: dict[str, Any] | None = None
     # search space: key -> Hydra sweep syntax: choice(2,3,4) | range(2,5) | interval(0.1,1) | tag(int, interval(8,64)) | tag(log, interval(1e-4,1e-2))
     params: dict[str, str] = field(default_factory=dict)
-    # parameter sets tried first when the study is new, e.g. [{model.depth: 3, model.optim.lr: 0.005}] (a baseline)
+    # parameter sets tried first when the study is new, e.g. [{model.net.depth: 3, model.optim.lr: 0.005}] (a baseline)
     enqueue: list[dict[str, Any]] = field(default_factory=list)
     # on an SQLite study, trials left `running` by a killed search are marked failed and re-queued
     retry_interrupted: bool = True

@@ -6,6 +6,8 @@ a dict of loss terms with the total under "loss", and its own validation/test st
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,35 +15,47 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.utilities import rank_zero_only
 
-from src.lightning_modules.optim import OptimConfig, build_optimizer
-from src.utils.errors import ConfigError
+from src.lightning_modules.optim import build_optimizer, check_optim
+
+
+def plain_node(node: Callable) -> dict:
+    """`functools.partial(f, **keys)` -> {"_target_": "module.f", **keys} (a config node again)."""
+    func = getattr(node, "func", node)
+    return {
+        "_target_": f"{func.__module__}.{func.__qualname__}",
+        "_partial_": True,
+        **getattr(node, "keywords", {}),
+    }
 
 
 class TaskModule(pl.LightningModule):
+    """`optim` / `schedule`: `_partial_` nodes of conf/model/optim/ and conf/model/schedule/;
+    `monitor`: the main validation metric (maximised), set by the model's YAML only."""
+
     task: str = ""  # segmentation | detection | verification; matched against the DataModule's
-    monitor: str = ""  # main validation metric (maximised)
 
     def __init__(
         self,
-        optim: dict | None = None,
-        plot_every_n_epochs: int = 5,
-        num_plot_images: int = 8,
-        monitor: str | None = None,
+        *,
+        optim: Callable,
+        schedule: Callable,
+        monitor: str,
+        plot_every_n_epochs: int,
+        num_plot_images: int,
     ):
         super().__init__()
-        if monitor:
-            self.monitor = monitor
-        try:
-            self.optim_cfg = OptimConfig(**(optim or {}))
-        except TypeError as err:
-            raise ConfigError(
-                "optim", f"unknown key ({err}); allowed: {list(OptimConfig.__dataclass_fields__)}"
-            ) from None
-        except ConfigError as err:
-            raise err from None
+        check_optim(optim, schedule)
+        self.optim, self.schedule, self.monitor = optim, schedule, monitor
         self.plot_every_n_epochs = plot_every_n_epochs
         self.num_plot_images = num_plot_images
         self._term_sums: dict[str, tuple[torch.Tensor, int]] = {}  # loss term -> (weighted sum, samples)
+
+    def save_hparams(self, **partials: Callable) -> None:
+        """`save_hyperparameters` of the calling `__init__`, with its `_partial_` nodes stored as plain
+        dicts (`_target_` + keys), so checkpoints hold no callables and load with `weights_only`."""
+        frame = inspect.currentframe().f_back
+        self.save_hyperparameters(logger=False, ignore=list(partials), frame=frame)
+        self.hparams.update({name: plain_node(node) for name, node in partials.items()})
 
     # ---- training -------------------------------------------------------------------------------------
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
@@ -96,7 +110,7 @@ class TaskModule(pl.LightningModule):
         total = int(self.trainer.estimated_stepping_batches)
         epochs = max(1, self.trainer.max_epochs or 1)
         steps_per_epoch = max(1, total // epochs)
-        return build_optimizer([self], self.optim_cfg, total, steps_per_epoch)
+        return build_optimizer([self], self.optim, self.schedule, total, steps_per_epoch)
 
     def class_names(self, datamodule=None) -> list[str]:
         """The first of these that matches `self.num_classes`: the names saved with the module (the

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from functools import partial
 
 import torch
 from torchmetrics.detection import MeanAveragePrecision
@@ -45,14 +44,21 @@ class Detector(TaskModule):
         nms_iou: float,
         max_det: int,
         map_iou_thresholds: list[float] | None,
-        optim: dict,
+        optim: Callable,
+        schedule: Callable,
         plot_every_n_epochs: int,
         num_plot_images: int,
         monitor: str,
         class_names: list[str] | None = None,  # saved with the weights; set from the data
     ):
-        super().__init__(optim, plot_every_n_epochs, num_plot_images, monitor)
-        self.save_hyperparameters(logger=False, ignore=["head"])
+        super().__init__(
+            optim=optim,
+            schedule=schedule,
+            monitor=monitor,
+            plot_every_n_epochs=plot_every_n_epochs,
+            num_plot_images=num_plot_images,
+        )
+        self.save_hparams(optim=optim, schedule=schedule, head=head)
         check(
             isinstance(num_classes, int) and num_classes >= 1, "num_classes", "an integer >= 1", num_classes
         )
@@ -74,9 +80,6 @@ class Detector(TaskModule):
             self.head = head(num_classes=num_classes, image_size=self.image_size)
         except ConfigError as err:
             raise (err if err.key in OWN_KEYS else err.under("head")) from None
-        if isinstance(head, partial):  # what the head was built with, in the checkpoint's hyper-parameters
-            target = f"{head.func.__module__}.{head.func.__qualname__}"
-            self.hparams["head"] = {"_target_": target, "_partial_": True, **head.keywords}
         self.val_map, self.test_map = self.make_map(), self.make_map()
         self.val_pr, self.test_pr = PrecisionRecall(score_threshold), PrecisionRecall(score_threshold)
         self._plot_batch = None

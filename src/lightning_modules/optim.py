@@ -1,44 +1,22 @@
-"""Optimizer and learning-rate schedule shared by every model: AdamW/SGD, warm-up + cosine/one-cycle.
+"""Optimizer and learning-rate schedule of every model, from the `_partial_` nodes `model.optim` / `model.schedule`.
 
-Weight decay applies to weights of rank >= 2 only (conv and linear kernels); norms and biases get
-none, as in timm and ultralytics. The schedule steps every optimizer step, so short runs warm up too.
+`model.optim` (conf/model/optim/) is a partial torch optimizer (AdamW, Adam, SGD) and `model.schedule`
+(conf/model/schedule/) a partial schedule taking `(optimizer, total_steps, steps_per_epoch)`: warm-up +
+cosine, warm-up + constant (both below) or torch's `OneCycleLR` (its `max_lr` is `model.optim.lr`). Weight decay applies to weights of
+rank >= 2 only (conv and linear kernels); norms and biases get none, as in timm and ultralytics. The
+schedule steps every optimizer step, so short runs warm up too.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
 
-from src.utils.errors import check, check_choice
-
-OPTIMIZERS = ("adamw", "adam", "sgd")
-SCHEDULES = ("cosine", "onecycle", "constant")
-
-
-@dataclass
-class OptimConfig:
-    """The `model.optim` block."""
-
-    name: str = "adamw"
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    momentum: float = 0.9  # SGD momentum / Adam beta1
-    schedule: str = "cosine"
-    warmup_epochs: float = 1.0  # linear warm-up from lr * warmup_start to lr
-    warmup_start: float = 0.1
-    min_lr_ratio: float = 0.01  # final lr = lr * min_lr_ratio
-
-    def __post_init__(self):
-        check_choice(self.name, "optim.name", OPTIMIZERS)
-        check_choice(self.schedule, "optim.schedule", SCHEDULES)
-        check(self.lr > 0, "optim.lr", "a positive learning rate", self.lr)
-        check(self.weight_decay >= 0, "optim.weight_decay", "a value >= 0", self.weight_decay)
-        check(self.warmup_epochs >= 0, "optim.warmup_epochs", "a value >= 0", self.warmup_epochs)
-        check(0 <= self.min_lr_ratio <= 1, "optim.min_lr_ratio", "a value in [0, 1]", self.min_lr_ratio)
-        check(0 < self.warmup_start <= 1, "optim.warmup_start", "a value in (0, 1]", self.warmup_start)
+from src.utils.errors import ConfigError, check
 
 
 def param_groups(modules: list[nn.Module], weight_decay: float) -> list[dict]:
@@ -56,29 +34,81 @@ def param_groups(modules: list[nn.Module], weight_decay: float) -> list[dict]:
     ]
 
 
-def lr_factor(step: int, total: int, warmup: int, cfg: OptimConfig) -> float:
-    """Multiplier of the base lr at optimizer step `step` of `total` (warm-up then the schedule)."""
-    if warmup > 0 and step < warmup:
-        return cfg.warmup_start + (1 - cfg.warmup_start) * step / warmup
-    if cfg.schedule == "constant":
-        return 1.0
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    if cfg.schedule == "cosine":
-        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-    return max(cfg.min_lr_ratio, 1 - progress)  # onecycle: linear decay after the warm-up peak
+def _warmup_factor(step: int, warmup: int, warmup_start: float) -> float:
+    return warmup_start + (1 - warmup_start) * step / warmup
+
+
+def _check_warmup(warmup_epochs: float, warmup_start: float) -> None:
+    check(warmup_epochs >= 0, "schedule.warmup_epochs", "a value >= 0", warmup_epochs)
+    check(0 < warmup_start <= 1, "schedule.warmup_start", "a value in (0, 1]", warmup_start)
+
+
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer,
+    total_steps: int,
+    steps_per_epoch: int,
+    *,
+    warmup_epochs: float,
+    warmup_start: float,
+    min_lr_ratio: float,
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up from lr·warmup_start to lr over `warmup_epochs`, then cosine down to lr·min_lr_ratio."""
+    _check_warmup(warmup_epochs, warmup_start)
+    check(0 <= min_lr_ratio <= 1, "schedule.min_lr_ratio", "a value in [0, 1]", min_lr_ratio)
+    warmup = int(round(warmup_epochs * steps_per_epoch))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return _warmup_factor(step, warmup, warmup_start)
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def warmup_constant(
+    optimizer: torch.optim.Optimizer,
+    total_steps: int,
+    steps_per_epoch: int,
+    *,
+    warmup_epochs: float,
+    warmup_start: float,
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up from lr·warmup_start to lr over `warmup_epochs`, then lr."""
+    _check_warmup(warmup_epochs, warmup_start)
+    warmup = int(round(warmup_epochs * steps_per_epoch))
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: _warmup_factor(step, warmup, warmup_start) if step < warmup else 1.0
+    )
+
+
+def check_optim(optim: Callable, schedule: Callable) -> None:
+    """Build the optimizer and schedule once on a dummy parameter: bad values fail before any work."""
+    for name, node in (("optim", optim), ("schedule", schedule)):
+        check(callable(node), name, "a `_partial_: true` node of conf/model/" + name, type(node).__name__)
+    keys = optim.keywords if isinstance(optim, partial) else {}
+    check(keys.get("lr", 1.0) > 0, "optim.lr", "a positive learning rate", keys.get("lr"))
+    wd = keys.get("weight_decay", 0.0)
+    check(wd >= 0, "optim.weight_decay", "a value >= 0", wd)
+    try:
+        opt = optim(params=[nn.Parameter(torch.zeros(2, 2))])
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise ConfigError("optim", str(err)) from None
+    try:
+        schedule(opt, total_steps=100, steps_per_epoch=10)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise ConfigError("schedule", str(err)) from None
 
 
 def build_optimizer(
-    modules: list[nn.Module], cfg: OptimConfig, total_steps: int, steps_per_epoch: int
+    modules: list[nn.Module], optim: Callable, schedule: Callable, total_steps: int, steps_per_epoch: int
 ) -> dict:
-    """The dict Lightning's `configure_optimizers` returns, with a per-step LambdaLR."""
-    groups = param_groups(modules, cfg.weight_decay)
-    if cfg.name == "sgd":
-        opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
-    elif cfg.name == "adam":
-        opt = torch.optim.Adam(groups, lr=cfg.lr, betas=(cfg.momentum, 0.999))
-    else:
-        opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.momentum, 0.999))
-    warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total_steps, warmup, cfg))
+    """The dict Lightning's `configure_optimizers` returns; the schedule steps every optimizer step."""
+    weight_decay = optim.keywords.get("weight_decay", 0.0) if isinstance(optim, partial) else 0.0
+    opt = optim(params=param_groups(modules, weight_decay))
+    sched = schedule(opt, total_steps=max(1, total_steps), steps_per_epoch=max(1, steps_per_epoch))
     return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

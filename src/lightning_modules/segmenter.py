@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -9,8 +11,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassF1Score, MulticlassJaccardIndex
 
 from src.lightning_modules.base import TaskModule
-from src.models.segmentation_nets import build_segmentation_net
-from src.utils.errors import check, check_choice
+from src.utils.errors import ConfigError, check, check_choice
 
 LOSSES = ("ce", "dice", "ce_dice")
 
@@ -18,7 +19,7 @@ LOSSES = ("ce", "dice", "ce_dice")
 class SegmentationLoss(nn.Module):
     """Cross-entropy, smp's multiclass Dice, or their sum; pixels equal to `ignore_index` are skipped."""
 
-    def __init__(self, name: str, ignore_index: int = 255, dice_weight: float = 1.0, class_weights=None):
+    def __init__(self, name: str, ignore_index: int, dice_weight: float, class_weights: list[float] | None):
         super().__init__()
         from segmentation_models_pytorch.losses import DiceLoss
 
@@ -39,40 +40,42 @@ class SegmentationLoss(nn.Module):
 
 
 class Segmenter(TaskModule):
-    """Semantic segmentation of (image N×3×H×W, mask N×H×W int64, 255 = ignore) batches.
+    """Semantic segmentation of (image N×C×H×W, mask N×H×W int64, 255 = ignore) batches.
 
-    Network keys (`backend`, `depth`, `base_channels`, `norm`, `activation`, `dropout`, `smp`) go to
-    `build_segmentation_net`; `loss` picks CE / Dice / CE+Dice. Logs `val/miou` (mean over the classes
-    present), `val/dice` and `val/iou_<class>`, and the same under `test/`.
+    `net`: a partial network of conf/model/net/ (own U-Net or smp) completed here with `in_channels`
+    and `num_classes`; `loss` picks CE / Dice / CE+Dice. Logs `val/miou` (mean over the classes
+    present), `val/dice` and `val/iou_<class>`, and the same under `test/`. Every argument comes from
+    conf/model/unet.yaml (no defaults here, so Python and the command line build the same module).
     """
 
     task = "segmentation"
-    monitor = "val/miou"
 
     def __init__(
         self,
+        *,
+        net: Callable[..., nn.Module],
         num_classes: int,
-        backend: str = "own",
-        depth: int = 4,
-        base_channels: int = 32,
-        norm: str = "batch",
-        activation: str = "relu",
-        dropout: float = 0.0,
-        in_channels: int = 3,
-        smp: dict | None = None,
-        loss: str = "ce_dice",
-        dice_weight: float = 1.0,
-        class_weights: list[float] | None = None,
-        ignore_index: int = 255,
-        optim: dict | None = None,
-        plot_every_n_epochs: int = 5,
-        num_plot_images: int = 8,
-        monitor: str = "val/miou",
-        channels_last: bool = True,
+        in_channels: int,
+        channels_last: bool,
+        loss: str,
+        dice_weight: float,
+        class_weights: list[float] | None,
+        ignore_index: int,
+        optim: Callable,
+        schedule: Callable,
+        monitor: str,
+        plot_every_n_epochs: int,
+        num_plot_images: int,
         class_names: list[str] | None = None,  # saved with the weights; set from the data
     ):
-        super().__init__(optim, plot_every_n_epochs, num_plot_images, monitor)
-        self.save_hyperparameters(logger=False)
+        super().__init__(
+            optim=optim,
+            schedule=schedule,
+            monitor=monitor,
+            plot_every_n_epochs=plot_every_n_epochs,
+            num_plot_images=num_plot_images,
+        )
+        self.save_hparams(net=net, optim=optim, schedule=schedule)
         check(
             isinstance(num_classes, int) and num_classes >= 2, "num_classes", "an integer >= 2", num_classes
         )
@@ -83,9 +86,12 @@ class Segmenter(TaskModule):
             class_weights,
         )
         self.num_classes, self.ignore_index = num_classes, ignore_index
-        self.net = build_segmentation_net(
-            backend, num_classes, in_channels, depth, base_channels, norm, dropout, activation, **(smp or {})
-        )
+        try:
+            self.net = net(in_channels=in_channels, num_classes=num_classes)
+        except ConfigError as err:
+            raise (err if err.key.startswith("net") else err.under("net")) from None
+        except TypeError as err:  # a key of conf/model/net/<option>.yaml removed (`~model.net.depth`)
+            raise ConfigError("net", str(err)) from None
         self.channels_last = channels_last
         if channels_last:  # NHWC: faster convolutions on CPU (oneDNN) and with mixed precision on GPU
             self.net = self.net.to(memory_format=torch.channels_last)

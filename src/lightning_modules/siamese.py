@@ -12,37 +12,49 @@ applies the stored validation threshold unchanged.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
 from src.lightning_modules.base import TaskModule
-from src.losses.verification import LossConfig, VerificationLoss
+from src.losses.verification import VerificationLoss
 from src.metrics.verification import accuracy, kfold_accuracy, roc_curve, verification_metrics
 from src.models.siamese import SiameseNet, check_distance, pair_score
 from src.utils.errors import ConfigError, check
 
 
 class Siamese(TaskModule):
+    """`encoder` / `reductor`: the embedding network (src/models/siamese.py); `loss`: a partial loss of
+    conf/model/loss/ completed here with `distance` and the embedding size. Every argument comes from
+    conf/model/siamese.yaml (no defaults here, so Python and the command line build the same module)."""
+
     task = "verification"
-    monitor = "val/auroc"
 
     def __init__(
         self,
-        encoder: dict | None = None,
-        reductor: dict | None = None,
-        distance: str = "euclidean",
-        loss: dict | None = None,
-        optim: dict | None = None,
-        plot_every_n_epochs: int = 5,
-        num_plot_images: int = 8,
-        plot_identities: int = 12,
-        monitor: str = "val/auroc",
+        *,
+        encoder: dict,
+        reductor: dict,
+        distance: str,
+        loss: Callable[..., VerificationLoss],
+        optim: Callable,
+        schedule: Callable,
+        monitor: str,
+        plot_every_n_epochs: int,
+        num_plot_images: int,
+        plot_identities: int,
     ):
-        super().__init__(optim, plot_every_n_epochs, num_plot_images, monitor)
-        self.save_hyperparameters(logger=False)
+        super().__init__(
+            optim=optim,
+            schedule=schedule,
+            monitor=monitor,
+            plot_every_n_epochs=plot_every_n_epochs,
+            num_plot_images=num_plot_images,
+        )
+        self.save_hparams(loss=loss, optim=optim, schedule=schedule)
         check_distance(distance)
         self.distance = distance
-        freeze_epochs = (encoder or {}).get("freeze_epochs", 0)
+        freeze_epochs = encoder.get("freeze_epochs")
         check(
             isinstance(freeze_epochs, int) and freeze_epochs >= 0,
             "encoder.freeze_epochs",
@@ -52,12 +64,11 @@ class Siamese(TaskModule):
         self.freeze_epochs = freeze_epochs
         self.net = SiameseNet(encoder, reductor)
         try:
-            loss_cfg = LossConfig(**(loss or {}))
-        except TypeError as err:
-            raise ConfigError(
-                "loss", f"unknown key ({err}); allowed: {list(LossConfig.__dataclass_fields__)}"
-            ) from None
-        self.criterion = VerificationLoss(loss_cfg, distance, self.net.embedding_size)
+            self.criterion = loss(distance=distance, embedding_size=self.net.embedding_size)
+        except ConfigError as err:
+            raise (err if err.key.startswith("loss") else err.under("loss")) from None
+        except TypeError as err:  # a key of conf/model/loss/<option>.yaml removed (`~model.loss.margin`)
+            raise ConfigError("loss", str(err)) from None
         self.plot_identities = plot_identities
         # the decision threshold on scores, calibrated on validation pairs; saved with the weights
         self.register_buffer("threshold", torch.tensor(math.nan))

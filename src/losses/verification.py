@@ -1,24 +1,24 @@
-"""The verifier's losses by name (`model.loss.name`), each with its margin / temperature / scale as a key.
+"""The verifier's losses, one class per option of conf/model/loss/ (`model/loss=triplet`), each with only its own keys.
 
-- `contrastive`: Hadsell et al. (2006), squared form, on balanced pairs (src/losses/contrastive.py);
-- `triplet`: pytorch-metric-learning's TripletMarginLoss ``[d(a,p) − d(a,n) + m]₊``; mining `hard`
+- `Contrastive`: Hadsell et al. (2006), squared form, on balanced pairs (src/losses/contrastive.py);
+- `Triplet`: pytorch-metric-learning's TripletMarginLoss ``[d(a,p) − d(a,n) + m]₊``; mining `hard`
   = batch-hard (BatchHardMiner: hardest positive and negative per anchor, mean over anchors, as in
   Hermans et al. 2017), `all` = every valid triplet, mean over the non-zero ones ("batch-all"), or
   `multisimilarity` = the triplets of PML's MultiSimilarityMiner (pairs within `miner_epsilon` of the
   hardest opposite pair, Wang et al. 2019), mean over the non-zero ones;
-- `arcface` / `cosface`: PML's ArcFaceLoss / CosFaceLoss; their class-centre matrix `W` is a
+- `ArcFace` / `CosFace`: PML's ArcFaceLoss / CosFaceLoss; their class-centre matrix `W` is a
   parameter of this module, so it is trained with the network (the LightningModule holds the loss
   as a submodule, and the shared optimizer takes all of the module's parameters);
-- `ntxent` / `supcon`: PML's NTXentLoss / SupConLoss with `temperature`, positives = same identity.
+- `NTXent` / `SupCon`: PML's NTXentLoss / SupConLoss with `temperature`, positives = same identity.
 
-`margin: null` takes the loss's usual value (DEFAULT_MARGIN); arcface's margin is in radians (the
-paper's m = 0.5), converted to the degrees PML expects.
+Each loss's usual margin / temperature / scale is the value in its YAML; arcface's margin is in radians
+(the paper's m = 0.5), converted to the degrees PML expects. The verifier completes each partial loss
+with its `distance` and `embedding_size`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -27,48 +27,7 @@ from src.losses.contrastive import HadsellContrastiveLoss
 from src.models.siamese import DISTANCES, pairwise_distance
 from src.utils.errors import ConfigError, check, check_choice
 
-LOSSES = ("contrastive", "triplet", "arcface", "cosface", "ntxent", "supcon")
-CLASSIFIER_LOSSES = ("arcface", "cosface")
 MINING = ("hard", "all", "multisimilarity")
-DEFAULT_MARGIN = {"contrastive": 1.0, "triplet": 0.2, "arcface": 0.5, "cosface": 0.35}
-DEFAULT_SCALE = 30.0
-
-
-@dataclass
-class LossConfig:
-    """The `model.loss` block."""
-
-    name: str = "triplet"
-    margin: float | None = None  # contrastive / triplet: distance margin; arcface: radians; cosface: cosine
-    temperature: float = 0.1  # ntxent / supcon
-    scale: float | None = None  # arcface / cosface logit scale s (null = 30)
-    mining: str = "all"  # triplet: all (batch-all) | hard (batch-hard) | multisimilarity
-    miner_epsilon: float = 0.1  # multisimilarity mining: how far past the hardest pair a pair is kept
-    num_classes: int | None = None  # arcface / cosface: classes of W (null = the training identities)
-
-    def __post_init__(self):
-        check_choice(self.name, "loss.name", LOSSES)
-        check_choice(self.mining, "loss.mining", MINING)
-        if self.margin is None:
-            self.margin = DEFAULT_MARGIN.get(self.name, 0.0)
-        check(self.margin >= 0, "loss.margin", "a value >= 0", self.margin)
-        if self.name == "arcface":
-            check(
-                self.margin < math.pi / 2,
-                "loss.margin",
-                "an angle in radians below π/2 (0.5 is usual)",
-                self.margin,
-            )
-        check(self.miner_epsilon >= 0, "loss.miner_epsilon", "a value >= 0", self.miner_epsilon)
-        check(self.temperature > 0, "loss.temperature", "a value > 0", self.temperature)
-        self.scale = DEFAULT_SCALE if self.scale is None else self.scale
-        check(self.scale > 0, "loss.scale", "a value > 0", self.scale)
-        check(
-            self.num_classes is None or self.num_classes >= 2,
-            "loss.num_classes",
-            "an integer >= 2 or null",
-            self.num_classes,
-        )
 
 
 def pml_distance(metric: str):
@@ -79,81 +38,23 @@ def pml_distance(metric: str):
 
 
 class VerificationLoss(nn.Module):
-    """`forward(embeddings, labels) -> {"loss", "pos_dist", "neg_dist"}` for the configured loss."""
+    """`forward(embeddings, labels) -> {"loss", "pos_dist", "neg_dist"}`; subclasses define `loss`."""
 
-    def __init__(self, cfg: LossConfig, metric: str, embedding_size: int):
+    needs_classes = False  # arcface / cosface: class centres sized from the training identities
+
+    def __init__(self, distance: str, embedding_size: int):
         super().__init__()
-        check_choice(metric, "distance", DISTANCES)
-        self.cfg, self.metric, self.embedding_size = cfg, metric, embedding_size
-        self.num_classes: int | None = None
-        self.fn: nn.Module | None = None
-        self.miner = None
-        if cfg.name in CLASSIFIER_LOSSES:
-            if cfg.num_classes:
-                self.set_num_classes(cfg.num_classes)
-            return
-        self.fn = self._build()
+        check_choice(distance, "distance", DISTANCES)
+        self.metric, self.embedding_size = distance, embedding_size
 
-    @property
-    def needs_classes(self) -> bool:
-        return self.cfg.name in CLASSIFIER_LOSSES
-
-    def _build(self) -> nn.Module:
-        from pytorch_metric_learning import losses, miners, reducers
-
-        cfg, dist = self.cfg, pml_distance(self.metric)
-        if cfg.name == "contrastive":
-            return HadsellContrastiveLoss(cfg.margin, self.metric)
-        if cfg.name == "triplet":
-            if cfg.mining == "hard":
-                self.miner = miners.BatchHardMiner(distance=pml_distance(self.metric))
-                return losses.TripletMarginLoss(
-                    margin=cfg.margin, distance=dist, reducer=reducers.MeanReducer()
-                )
-            if cfg.mining == "multisimilarity":
-                self.miner = miners.MultiSimilarityMiner(
-                    epsilon=cfg.miner_epsilon, distance=pml_distance(self.metric)
-                )
-            return losses.TripletMarginLoss(margin=cfg.margin, distance=dist)  # AvgNonZeroReducer
-        if cfg.name == "ntxent":
-            return losses.NTXentLoss(temperature=cfg.temperature, distance=dist)
-        if cfg.name == "supcon":
-            return losses.SupConLoss(temperature=cfg.temperature, distance=dist)
-        if cfg.name == "arcface":
-            return losses.ArcFaceLoss(
-                self.num_classes, self.embedding_size, margin=math.degrees(cfg.margin), scale=cfg.scale
-            )
-        return losses.CosFaceLoss(self.num_classes, self.embedding_size, margin=cfg.margin, scale=cfg.scale)
+    def loss(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def set_num_classes(self, num_classes: int) -> None:
-        """Create the class-centre matrix of arcface/cosface (no-op when already of that size)."""
-        if not self.needs_classes or self.num_classes == num_classes:
-            return
-        if self.cfg.num_classes and self.cfg.num_classes != num_classes:
-            raise ConfigError(
-                "loss.num_classes",
-                f"is {self.cfg.num_classes} but the training data has {num_classes} identities",
-            )
-        check(num_classes >= 2, "loss.num_classes", "at least 2 training identities", num_classes)
-        self.num_classes = num_classes
-        self.fn = self._build()
+        """Only the class-centre losses need the number of training identities."""
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        if self.fn is None:
-            raise ConfigError(
-                "loss.num_classes", f"{self.cfg.name} needs the number of training identities before training"
-            )
-        if self.needs_classes and int(labels.max()) >= self.num_classes:
-            raise ConfigError(
-                "loss.num_classes", f"is {self.num_classes} but a batch holds identity {int(labels.max())}"
-            )
-        if self.cfg.name == "contrastive":
-            loss = self.fn(embeddings, labels)
-        elif self.miner is not None:
-            loss = self.fn(embeddings, labels, self.miner(embeddings, labels))
-        else:
-            loss = self.fn(embeddings, labels)
-        out = {"loss": loss}
+        out = {"loss": self.loss(embeddings, labels)}
         with torch.no_grad():  # monitoring: mean distance of same / different pairs in the batch
             d = pairwise_distance(embeddings.detach().float(), self.metric)
             same = labels.unsqueeze(0) == labels.unsqueeze(1)
@@ -163,3 +64,140 @@ class VerificationLoss(nn.Module):
             if (~same).any():
                 out["neg_dist"] = d[~same].mean()
         return out
+
+
+class Contrastive(VerificationLoss):
+    """Hadsell et al. (2006) on the balanced pairs of a batch; `margin` in distance units."""
+
+    def __init__(self, distance: str, embedding_size: int, *, margin: float):
+        super().__init__(distance, embedding_size)
+        check(margin >= 0, "margin", "a value >= 0", margin)
+        self.fn = HadsellContrastiveLoss(margin, distance)
+
+    def loss(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.fn(embeddings, labels)
+
+
+class Triplet(VerificationLoss):
+    """Triplet margin loss over the batch's triplets chosen by `mining` (all | hard | multisimilarity)."""
+
+    def __init__(
+        self, distance: str, embedding_size: int, *, margin: float, mining: str, miner_epsilon: float
+    ):
+        super().__init__(distance, embedding_size)
+        from pytorch_metric_learning import losses, miners, reducers
+
+        check(margin >= 0, "margin", "a value >= 0", margin)
+        check_choice(mining, "mining", MINING)
+        check(miner_epsilon >= 0, "miner_epsilon", "a value >= 0", miner_epsilon)
+        self.miner = None
+        dist = pml_distance(distance)
+        if mining == "hard":
+            self.miner = miners.BatchHardMiner(distance=pml_distance(distance))
+            self.fn = losses.TripletMarginLoss(margin=margin, distance=dist, reducer=reducers.MeanReducer())
+            return
+        if mining == "multisimilarity":
+            self.miner = miners.MultiSimilarityMiner(epsilon=miner_epsilon, distance=pml_distance(distance))
+        self.fn = losses.TripletMarginLoss(margin=margin, distance=dist)  # AvgNonZeroReducer
+
+    def loss(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.miner is None:
+            return self.fn(embeddings, labels)
+        return self.fn(embeddings, labels, self.miner(embeddings, labels))
+
+
+class NTXent(VerificationLoss):
+    """NT-Xent (InfoNCE) with every same-identity pair as a positive."""
+
+    def __init__(self, distance: str, embedding_size: int, *, temperature: float):
+        super().__init__(distance, embedding_size)
+        from pytorch_metric_learning import losses
+
+        check(temperature > 0, "temperature", "a value > 0", temperature)
+        self.fn = losses.NTXentLoss(temperature=temperature, distance=pml_distance(distance))
+
+    def loss(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.fn(embeddings, labels)
+
+
+class SupCon(NTXent):
+    """Supervised contrastive loss (Khosla et al. 2020)."""
+
+    def __init__(self, distance: str, embedding_size: int, *, temperature: float):
+        super().__init__(distance, embedding_size, temperature=temperature)
+        from pytorch_metric_learning import losses
+
+        self.fn = losses.SupConLoss(temperature=temperature, distance=pml_distance(distance))
+
+
+class ClassCentreLoss(VerificationLoss):
+    """A classifier loss over learned class centres `fn.W`, created once the class count is known."""
+
+    needs_classes = True
+
+    def __init__(
+        self, distance: str, embedding_size: int, *, margin: float, scale: float, num_classes: int | None
+    ):
+        super().__init__(distance, embedding_size)
+        check(margin >= 0, "margin", "a value >= 0", margin)
+        check(scale > 0, "scale", "a value > 0", scale)
+        check(num_classes is None or num_classes >= 2, "num_classes", "an integer >= 2 or null", num_classes)
+        self.margin, self.scale, self.configured_classes = margin, scale, num_classes
+        self.num_classes: int | None = None
+        self.fn: nn.Module | None = None
+        if num_classes:
+            self.set_num_classes(num_classes)
+
+    def build(self, num_classes: int) -> nn.Module:
+        raise NotImplementedError
+
+    def set_num_classes(self, num_classes: int) -> None:
+        """Create the class-centre matrix (no-op when already of that size)."""
+        if self.num_classes == num_classes:
+            return
+        if self.configured_classes and self.configured_classes != num_classes:
+            raise ConfigError(
+                "num_classes",
+                f"is {self.configured_classes} but the training data has {num_classes} identities",
+            )
+        check(num_classes >= 2, "num_classes", "at least 2 training identities", num_classes)
+        self.num_classes = num_classes
+        self.fn = self.build(num_classes)
+
+    def loss(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.fn is None:
+            raise ConfigError(
+                "loss.num_classes",
+                f"{type(self).__name__} needs the number of training identities before training",
+            )
+        if int(labels.max()) >= self.num_classes:
+            raise ConfigError(
+                "loss.num_classes", f"is {self.num_classes} but a batch holds identity {int(labels.max())}"
+            )
+        return self.fn(embeddings, labels)
+
+
+class ArcFace(ClassCentreLoss):
+    """Additive angular margin (Deng et al. 2019); `margin` in radians, below π/2."""
+
+    def __init__(
+        self, distance: str, embedding_size: int, *, margin: float, scale: float, num_classes: int | None
+    ):
+        check(margin < math.pi / 2, "margin", "an angle in radians below π/2 (0.5 is usual)", margin)
+        super().__init__(distance, embedding_size, margin=margin, scale=scale, num_classes=num_classes)
+
+    def build(self, num_classes: int) -> nn.Module:
+        from pytorch_metric_learning import losses
+
+        return losses.ArcFaceLoss(
+            num_classes, self.embedding_size, margin=math.degrees(self.margin), scale=self.scale
+        )
+
+
+class CosFace(ClassCentreLoss):
+    """Additive cosine margin (Wang et al. 2018)."""
+
+    def build(self, num_classes: int) -> nn.Module:
+        from pytorch_metric_learning import losses
+
+        return losses.CosFaceLoss(num_classes, self.embedding_size, margin=self.margin, scale=self.scale)

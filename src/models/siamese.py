@@ -42,7 +42,7 @@ def pair_score(a: torch.Tensor, b: torch.Tensor, metric: str) -> torch.Tensor:
 class Reductor(nn.Sequential):
     """Dense layers (Linear-BN-ReLU, optional dropout) to `embedding_size`; the last Linear is plain."""
 
-    def __init__(self, in_features: int, dims: list[int], embedding_size: int, dropout: float = 0.0):
+    def __init__(self, in_features: int, dims: list[int], embedding_size: int, dropout: float):
         check(all(int(d) >= 1 for d in dims), "reductor.dims", "a list of positive layer widths", dims)
         check(
             isinstance(embedding_size, int) and embedding_size >= 2,
@@ -65,9 +65,9 @@ class Reductor(nn.Sequential):
 class SiameseNet(nn.Module):
     """images N×C×H×W → embeddings N×`embedding_size` (L2-normalised when `normalize`)."""
 
-    def __init__(self, encoder: dict | None = None, reductor: dict | None = None):
+    def __init__(self, encoder: dict, reductor: dict):
         super().__init__()
-        enc = dict(encoder or {})
+        enc = dict(encoder)
         enc.pop("freeze_epochs", None)  # handled by the LightningModule
         try:
             self.encoder = build_backbone(**enc)
@@ -77,12 +77,12 @@ class SiameseNet(nn.Module):
             ) from None
         except ConfigError as err:
             raise err.under("encoder") from None
-        red = {"dims": [128], "embedding_size": 64, "normalize": True, "dropout": 0.0, **(reductor or {})}
-        unknown = set(red) - {"dims", "embedding_size", "normalize", "dropout"}
-        if unknown:
+        red = dict(reductor)
+        keys = {"dims", "embedding_size", "normalize", "dropout"}
+        if set(red) != keys:
+            unknown, missing = sorted(set(red) - keys), sorted(keys - set(red))
             raise ConfigError(
-                "reductor",
-                f"unknown key(s) {sorted(unknown)}; allowed: dims, embedding_size, normalize, dropout",
+                "reductor", f"unknown key(s) {unknown}, missing key(s) {missing}; the keys: {sorted(keys)}"
             )
         self.normalize = bool(red.pop("normalize"))
         self.pool = nn.AdaptiveAvgPool2d(1)

@@ -1,8 +1,8 @@
-"""segmentation-models-pytorch backends (`model.backend=smp`) driven by the same keys as the own U-Net.
+"""segmentation-models-pytorch networks (`model/net=smp`, conf/model/net/smp.yaml).
 
-`model.depth` becomes smp's `encoder_depth` and the decoder channels are derived from it and
-`model.base_channels` (`base·2^(depth−1−i)`, deepest first: depth 5, base 16 → smp's default
-(256, 128, 64, 32, 16)), so a depth sweep is one override for either backend. Only architectures
+`depth` becomes smp's `encoder_depth` and the decoder channels are derived from it and
+`base_channels` (`base·2^(depth−1−i)`, deepest first: depth 5, base 16 → smp's default
+(256, 128, 64, 32, 16)), so `model.net.depth=2,3,4` sweeps either network. Only architectures
 taking `encoder_depth` and a per-level `decoder_channels` list qualify.
 
 Encoder weights never come from smp's download: the net is always built with `encoder_weights=None`
@@ -22,7 +22,6 @@ from src.utils.errors import ConfigError, check, check_choice
 # smallest depth (UnetPlusPlus needs two levels for its nested skips)
 ARCHS = {"Unet": 1, "UnetPlusPlus": 2, "MAnet": 1}
 MAX_DEPTH = 5  # smp encoders provide at most 5 feature levels (output stride 32)
-SMP_KEYS = ("arch", "encoder_name", "encoder_weights")  # the `model.smp` block
 NORMS = {"batch": "batchnorm", "instance": "instancenorm", "none": "identity"}
 
 
@@ -55,10 +54,10 @@ def build_smp_net(
     in_channels: int,
     depth: int,
     base_channels: int,
-    arch: str = "Unet",
-    encoder_name: str = "resnet18",
-    encoder_weights: str | None = None,
-    norm: str = "batch",
+    arch: str,
+    encoder_name: str,
+    encoder_weights: str | None,
+    norm: str,
 ) -> SmpSegmentationNet:
     """smp `arch` with `encoder_name`, `encoder_depth=depth`, decoder channels from `base_channels`.
 
@@ -69,9 +68,9 @@ def build_smp_net(
 
     if arch not in ARCHS:
         raise ConfigError(
-            "smp.arch",
+            "arch",
             f"unknown option {arch!r}; choose one of {list(ARCHS)} (the smp architectures taking "
-            "encoder_depth and a per-level decoder_channels list, which model.depth and model.base_channels set)",
+            "encoder_depth and a per-level decoder_channels list, which depth and base_channels set)",
         )
     low = ARCHS[arch]
     check(
@@ -89,7 +88,7 @@ def build_smp_net(
     check_choice(norm, "norm", NORMS)
     if encoder_name not in smp.encoders.get_encoder_names() and not encoder_name.startswith("tu-"):
         raise ConfigError(
-            "smp.encoder_name",
+            "encoder_name",
             f"unknown smp encoder {encoder_name!r}; see segmentation_models_pytorch.encoders.get_encoder_names() "
             "or use a timm model as 'tu-<timm name>'",
         )
@@ -105,13 +104,13 @@ def build_smp_net(
         )
     except (ValueError, KeyError, RuntimeError) as err:  # e.g. an encoder that cannot reach this depth
         raise ConfigError(
-            "smp", f"smp {arch}({encoder_name}, depth {depth}) cannot be built: {err}"
+            "encoder_name", f"smp {arch}({encoder_name}, depth {depth}) cannot be built: {err}"
         ) from None
     if encoder_weights:
         load_local_weights(
             net.encoder,
             encoder_weights,
-            key="smp.encoder_weights",
+            key="encoder_weights",
             prefixes=("", "encoder.", "module.", "model."),
         )
     return SmpSegmentationNet(net, int(net.encoder.output_stride))

@@ -62,17 +62,20 @@ class UpStep(nn.Module):
 
 
 class UNet(nn.Module):
-    """U-Net with `depth` down/up steps; channels double at each level from `base_channels`."""
+    """U-Net with `depth` down/up steps; channels double at each level from `base_channels`.
+
+    The keys of conf/model/net/unet.yaml; `in_channels` and `num_classes` come from the segmenter.
+    """
 
     def __init__(
         self,
-        in_channels: int = 3,
-        num_classes: int = 2,
-        depth: int = 4,
-        base_channels: int = 32,
-        norm: str = "batch",
-        activation: str = "relu",
-        dropout: float = 0.0,
+        in_channels: int,
+        num_classes: int,
+        depth: int,
+        base_channels: int,
+        norm: str,
+        activation: str,
+        dropout: float,
     ):
         super().__init__()
         check(isinstance(depth, int) and 1 <= depth <= 8, "depth", "an integer from 1 to 8", depth)
