@@ -7,7 +7,7 @@ from pathlib import Path
 
 import hydra
 import lightning.pytorch as pl
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from src.utils.config_check import validate
 from src.utils.ddp import prepare_ddp_relaunch
@@ -102,8 +102,10 @@ def train(cfg: DictConfig) -> float | None:
         )
         metrics.update(split_metrics(trainer.callback_metrics, ("test/",)))
     finish(cfg, trainer, metrics)
-    value = metrics.get(cfg.get("optimized_metric") or "")
-    return value
+    names = cfg.get("optimized_metric")
+    if isinstance(names, (list, tuple, ListConfig)):  # several objectives (hydra.sweeper.direction: a list)
+        return [metrics.get(name) for name in names]
+    return metrics.get(names or "")
 
 
 def evaluate(cfg: DictConfig) -> dict:
