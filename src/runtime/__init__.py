@@ -1,0 +1,1 @@
+"""How a run behaves at run time: resume, locks, RNG state, validation."""
