@@ -146,3 +146,26 @@ def test_killed_search_resumes(tmp_path, model):
         p for p in sweep.iterdir() if (p / ".hydra").is_dir()
     ]  # a trial killed before its job started has none
     assert len(rows) == len(run_dirs) >= n_trials
+
+
+@pytest.mark.slow
+def test_pareto_search_over_seeds(tmp_path):
+    """conf/hparams_search/unet_pareto.yaml: two objectives, each trial the mean of its seeds' jobs."""
+    sweep = tmp_path / "sweep"
+    overrides = [
+        o for o in tiny("unet", "trainer.max_epochs=1", "test=false") if not o.startswith("model.depth")
+    ]
+    args = ["hparams_search=unet_pareto", *overrides, f"hydra.sweep.dir={sweep}", "hydra.sweeper.n_trials=2"]
+    args += ["hydra.sweeper.seeds=[1,2]", "model.depth=range(1, 2)"]
+    proc = run_cli(args)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    study = optuna.load_study(study_name=sweep.name, storage=f"sqlite:///{sweep / 'optuna.db'}")
+    assert len(study.trials) == 2 and all(t.state == TrialState.COMPLETE for t in study.trials)
+    for t in study.trials:
+        jobs = [json.loads((sweep / f"{t.number}_seed{s}" / "metrics.json").read_text()) for s in (1, 2)]
+        assert t.values[0] == pytest.approx(sum(j["val/miou"] for j in jobs) / 2)
+        assert t.values[1] == pytest.approx(sum(j["val/loss"] for j in jobs) / 2)
+    official = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert official["name"] == "optuna" and len(official["solutions"]) == len(study.best_trials)
+    md = (sweep / "summary.md").read_text()
+    assert "4 jobs: 4 ok" in md and "## Mean ± std over seeds" in md
