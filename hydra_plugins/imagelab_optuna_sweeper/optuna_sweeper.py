@@ -282,7 +282,9 @@ class OptunaSweeper(Sweeper):
             log.warning("no trial of the study %r completed", study.study_name)
         elif len(self.directions) == 1:
             best = study.best_trial
-            log.info("Best trial %d: %s = %s with %s", best.number, metric or "value", best.value, best.params)
+            log.info(
+                "Best trial %d: %s = %s with %s", best.number, metric or "value", best.value, best.params
+            )
         else:
             pareto = study.best_trials
             log.info("%d Pareto-optimal trials (%s):", len(pareto), metric or "values")
