@@ -70,6 +70,19 @@ def test_plan(tmp_path, status, same, last, action):
     assert (run / "checkpoints").is_dir() == (action != "rerun")
 
 
+def test_plan_refuses_a_job_still_running(tmp_path):
+    import socket
+
+    from src.utils.errors import ConfigError
+
+    run = job_folder(
+        tmp_path, {"status": "running", "host": socket.gethostname(), "pid": os.getppid()}, ["a=1"], True
+    )
+    with pytest.raises(ConfigError, match="still running"):
+        plan(OmegaConf.create(CFG), run, ["a=1"], multirun=True)
+    assert (run / "checkpoints" / "last.ckpt").is_file()  # untouched
+
+
 def test_plan_plain_hydra(tmp_path):
     run = job_folder(tmp_path, {"status": "ok"}, ["a=1"], True)
     assert plan(OmegaConf.create({**CFG, "sweep_resume": False}), run, ["a=1"], multirun=True) is None

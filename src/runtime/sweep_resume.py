@@ -38,6 +38,23 @@ def _read(path: Path) -> dict:
         return {}
 
 
+def _alive_here(status: dict) -> bool:
+    """True when the job's process is on this machine and still exists (another run of the same sweep)."""
+    import os
+    import socket
+
+    pid = status.get("pid")
+    if not isinstance(pid, int) or status.get("host") != socket.gethostname() or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _value(cfg: DictConfig, metrics: dict) -> Any:
     names = cfg.get("optimized_metric")
     if isinstance(names, (list, tuple, ListConfig)):
@@ -57,6 +74,13 @@ def plan(cfg: DictConfig, run_dir: Path, overrides: list[str], multirun: bool) -
         return None
     same = previous.get("overrides") == list(overrides)
     status = previous.get("status")
+    if status == "running" and _alive_here(previous):
+        from src.utils.errors import ConfigError
+
+        raise ConfigError(
+            f"hydra.sweep.dir: job {run_dir.name} is still running in process {previous.get('pid')}"
+            " (another run of this sweep); wait for it, or use another hydra.sweep.dir"
+        )
     metrics = _read(run_dir / "metrics.json")
     if same and status == "ok" and metrics:
         log.info("sweep_resume: %s already finished ok with the same overrides: skipped", run_dir.name)

@@ -60,7 +60,11 @@ def run_task(fn: Callable, cfg):
     """
     run_dir = _run_dir(cfg)
     overrides = _task_overrides()
-    decision = sweep_resume.plan(cfg, run_dir, overrides, in_multirun()) if run_dir is not None else None
+    try:
+        decision = sweep_resume.plan(cfg, run_dir, overrides, in_multirun()) if run_dir is not None else None
+    except ValueError as err:  # the job's folder is in use by another run of the sweep: leave it alone
+        log.error("job skipped: %s", err)
+        return None
     if decision is not None and decision.action == "skipped":
         sweep_resume.mark_skipped(run_dir)
         return decision.value
