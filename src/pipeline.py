@@ -9,7 +9,7 @@ from pathlib import Path
 import hydra
 import lightning.pytorch as pl
 from hydra.utils import get_method
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from src.runtime.checkpoint_check import check_fits, load_checkpoint, use_checkpoint_model
 from src.runtime.checkpoint_facts import CheckpointFacts
@@ -128,8 +128,10 @@ def train(cfg: DictConfig) -> float | None:
         )
         metrics.update(split_metrics(trainer.callback_metrics, ("test/",)))
     finish(cfg, trainer, metrics)
-    value = metrics.get(cfg.get("optimized_metric") or "")
-    return value
+    names = cfg.get("optimized_metric")
+    if isinstance(names, (list, tuple, ListConfig)):  # several objectives (hydra.sweeper.direction: a list)
+        return [metrics.get(name) for name in names]
+    return metrics.get(names or "")
 
 
 def evaluate(cfg: DictConfig) -> dict:

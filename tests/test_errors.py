@@ -77,9 +77,9 @@ OVERRIDES = [
     (["model.dpeth=3"], "model.dpeth", "did you mean depth?"),
     (["model=siamese", "model.encoder.widht=[8]"], "model.encoder.widht", "did you mean widths"),
     (["trainer.max_epoch=3"], "trainer.max_epoch", "did you mean max_epochs"),
-    (["+model.depth=3"], "model.depth", "set it without `+`"),
+    (["+model.net.depth=3"], "model.net.depth", "set it without `+`"),
     (["trainer.max_steps=100"], "trainer.max_steps", "add it with +trainer.max_steps=100"),
-    (["model.depth=["], "", "cannot parse"),
+    (["model.net.depth=["], "", "cannot parse"),
 ]
 
 
@@ -182,7 +182,7 @@ def test_overrides_hydra_would_refuse(argv, key, fragment):
 
 
 def test_valid_overrides_pass():
-    check_overrides("train", ["-m", "model=unet,yolo", "model.depth=2,3", "+trainer.max_time=null"])
+    check_overrides("train", ["-m", "model=unet,yolo", "model.net.depth=2,3", "+trainer.max_time=null"])
     check_overrides("predict", ["model=yolo", "ckpt_path=x.ckpt", "+source=img.png"])
 
 
@@ -439,7 +439,7 @@ def test_data_error_from_a_worker_keeps_its_type_and_message():
 
 
 @pytest.mark.parametrize(
-    "err", [DataError("a.png", "bad", line=3), DataError("b.png", "worse"), ConfigError("model.depth", "≥ 1")]
+    "err", [DataError("a.png", "bad", line=3), DataError("b.png", "worse"), ConfigError("model.net.depth", "≥ 1")]
 )
 def test_user_errors_pickle_with_their_fields(err):
     back = pickle.loads(pickle.dumps(err))

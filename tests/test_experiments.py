@@ -22,6 +22,7 @@ def test_quick_studies_regenerate_tables_plots_and_readmes(tmp_path):
     assert [g["seeds"] for g in groups] == [["1", "2"]]
     rows = run_decoder_depth(tmp_path / "depth", quick=True, sweep_dir=tmp_path / "sweeps" / "depth")
     assert [(r["backend"], r["depth"]) for r in rows] == [("own", 2), ("smp", 2)]
+    assert [(r["n"], r["seeds"]) for r in rows] == [(2, "1 2")] * 2  # mean ± std over the seeds
     assert all(0 <= r["miou"] <= 1 and r["step_ms"] > 0 and 0 < r["params_used"] <= r["params"] for r in rows)
     iou = run_iou_thresholds(tmp_path / "iou", quick=True, sweep_dir=tmp_path / "sweeps" / "iou")
     assert [r["head"] for r in iou["training"]] == ["yolo", "yolov1"]

@@ -27,7 +27,7 @@ def dist(line: str):
 def test_search_space_syntax():
     assert dist("a=choice(2, 3, 4)") == CategoricalDistribution([2, 3, 4])
     assert dist("a=2,3") == CategoricalDistribution([2, 3])
-    assert dist("a=range(2, 8, 2)") == IntDistribution(2, 6, step=2)
+    assert dist("a=range(2, 8, 2)") == IntDistribution(2, 8, step=2)  # the official plugin's: stop included
     assert dist("a=interval(0.1, 1.0)") == FloatDistribution(0.1, 1.0)
     assert dist("a=tag(int, interval(1, 9))") == IntDistribution(1, 9)
     assert dist("a=tag(int, log, interval(8, 64))") == IntDistribution(8, 64, log=True)
@@ -36,8 +36,7 @@ def test_search_space_syntax():
     # ValueError: Hydra's plugin scan may load the module a second time (another SearchSpaceError class)
     with pytest.raises(ValueError, match="a: a log interval needs low > 0"):
         dist("a=tag(log, interval(0, 1))")
-    with pytest.raises(ValueError, match="range"):
-        dist("a=range(0.5, 2.5)")
+    assert dist("a=range(0.5, 2.5)") == FloatDistribution(0.5, 2.5, step=1.0)  # float bounds: floats
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -147,3 +146,26 @@ def test_killed_search_resumes(tmp_path, model):
         p for p in sweep.iterdir() if (p / ".hydra").is_dir()
     ]  # a trial killed before its job started has none
     assert len(rows) == len(run_dirs) >= n_trials
+
+
+@pytest.mark.slow
+def test_pareto_search_over_seeds(tmp_path):
+    """conf/hparams_search/unet_pareto.yaml: two objectives, each trial the mean of its seeds' jobs."""
+    sweep = tmp_path / "sweep"
+    overrides = [
+        o for o in tiny("unet", "trainer.max_epochs=1", "test=false") if not o.startswith("model.net.depth")
+    ]
+    args = ["hparams_search=unet_pareto", *overrides, f"hydra.sweep.dir={sweep}", "hydra.sweeper.n_trials=2"]
+    args += ["hydra.sweeper.seeds=[1,2]", "model.net.depth=range(1, 2)"]
+    proc = run_cli(args)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    study = optuna.load_study(study_name=sweep.name, storage=f"sqlite:///{sweep / 'optuna.db'}")
+    assert len(study.trials) == 2 and all(t.state == TrialState.COMPLETE for t in study.trials)
+    for t in study.trials:
+        jobs = [json.loads((sweep / f"{t.number}_seed{s}" / "metrics.json").read_text()) for s in (1, 2)]
+        assert t.values[0] == pytest.approx(sum(j["val/miou"] for j in jobs) / 2)
+        assert t.values[1] == pytest.approx(sum(j["val/loss"] for j in jobs) / 2)
+    official = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert official["name"] == "optuna" and len(official["solutions"]) == len(study.best_trials)
+    md = (sweep / "summary.md").read_text()
+    assert "4 jobs: 4 ok" in md and "## Mean ± std over seeds" in md

@@ -16,6 +16,7 @@ import yaml
 from optuna.trial import TrialState
 
 from tests.test_optuna import search_args
+from tests.test_optuna_sweeper import search, two_searches_share_one_study
 from tests.tiny_models import MODELS, start_cli
 
 URL = os.environ.get(
@@ -72,5 +73,43 @@ def test_two_workers_share_one_postgres_study(tmp_path, model):
         # counts the other worker's trial still running, so the written-last file is the one to read)
         last = bests[max(range(2), key=lambda i: files[i].stat().st_mtime_ns)]
         assert last["n_trials"] == n_trials and last["best_value"] == pytest.approx(study.best_value)
+    finally:
+        optuna.delete_study(study_name=study_name, storage=URL)
+
+
+@pytest.mark.slow
+def test_two_searches_share_one_postgres_study(tmp_path):
+    """The cheap task (tests/optuna_task), two workers started together: neither fails the other's trial."""
+    if not server_reachable(URL):
+        pytest.skip(f"no PostgreSQL server at {URL.split('@')[-1]} (run .ci/postgres to start one)")
+    study_name = f"test-share-{uuid.uuid4().hex[:8]}"
+    try:
+        study = two_searches_share_one_study(tmp_path, URL, study_name)
+        assert all("worker" in t.user_attrs for t in study.trials)
+    finally:
+        optuna.delete_study(study_name=study_name, storage=URL)
+
+
+@pytest.mark.slow
+def test_storage_object_with_heartbeat(tmp_path):
+    """`storage` as an RDBStorage config (a heartbeat, a failed-trial callback), as the official plugin takes."""
+    if not server_reachable(URL):
+        pytest.skip(f"no PostgreSQL server at {URL.split('@')[-1]} (run .ci/postgres to start one)")
+    study_name = f"test-object-{uuid.uuid4().hex[:8]}"
+    storage = (
+        f"{{_target_: optuna.storages.RDBStorage, url: '{URL}', heartbeat_interval: 10,"
+        " heartbeat_stale_trial_callback: {_target_: optuna.storages.RetryFailedTrialCallback, max_retry: 2}}"
+    )
+    try:
+        _, study = search(
+            tmp_path,
+            "sphere",
+            [
+                f"hydra.sweeper.storage={storage}",
+                f"hydra.sweeper.study_name={study_name}",
+                "hydra.sweeper.n_trials=3",
+            ],
+        )
+        assert study._storage.get_heartbeat_interval() == 10 and len(study.trials) == 3
     finally:
         optuna.delete_study(study_name=study_name, storage=URL)

@@ -25,7 +25,7 @@ from tests.tiny_models import MODELS, tiny
 
 SIZES = [(100, 80), (50, 120), (64, 64)]  # (W, H) of the images predicted on
 WIDER = {
-    "unet": "model.depth=3",
+    "unet": "model.net.depth=3",
     "siamese": "model.reductor.embedding_size=32",
     "yolo": "model.head.neck_channels=32",
 }
@@ -203,7 +203,7 @@ def test_command_line_exit_2_and_predict_with_only_ckpt_path(trained, tmp_path):
         )
     proc = cli(
         "train.py",
-        [*tiny(model, "model.depth=3"), f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / 'resume'}"],
+        [*tiny(model, "model.net.depth=3"), f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / 'resume'}"],
     )
     assert proc.returncode == 2 and "was trained with model=unet depth=2" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
@@ -273,4 +273,4 @@ def test_a_checkpoint_without_facts_predicts_with_the_configured_model_and_data(
     with pytest.raises(
         ConfigError, match="does not fit this model=unet config"
     ):  # no facts: counts the weights
-        predict(compose(tmp_path / "pred2", [*args, "model.depth=3"]))
+        predict(compose(tmp_path / "pred2", [*args, "model.net.depth=3"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,53 @@ def test_joblib_launcher_jobs_keep_their_loader_workers(tmp_path):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     rows = read_csv(sweep / "summary.csv")
     assert [r["status"] for r in rows] == ["ok", "ok"], rows
+
+
+def test_report_over_seeds(tmp_path):
+    """seed=1,2,3 × a=1,2: one row per setting with mean ± sample std and n; a failed seed does not count."""
+    ok = {"status": "ok", "runtime_s": 1.0}
+    scores = {("1", "1"): 0.5, ("1", "2"): 0.7, ("1", "3"): 0.6, ("2", "1"): 0.8, ("2", "2"): 0.9}
+    for i, (a, seed) in enumerate([(a, s) for a in ("1", "2") for s in ("1", "2", "3")]):
+        score = scores.get((a, seed))
+        status = ok if score is not None else {"status": "failed", "error": "ValueError: x"}
+        metrics = {"val/score": score, "val/iou_cat": score} if score is not None else None
+        fake_job(tmp_path, str(i), ["model=x", f"a={a}", f"seed={seed}"], metrics, status)
+    result = write_summary(tmp_path)
+    assert result["varied"] == ["a", "seed"]
+    [one, two] = result["settings"]
+    assert (one["a"], one["n"], one["seeds"]) == ("1", 3, "1 2 3") and two["n"] == 2
+    assert one["val/score"] == pytest.approx(0.6) and one["val/score_std"] == pytest.approx(0.1)
+    assert two["val/score"] == pytest.approx(0.85) and two["val/score_std"] == pytest.approx(
+        0.0707107, abs=1e-6
+    )
+    md = (tmp_path / "summary.md").read_text()
+    assert "## Mean ± std over seeds" in md
+    assert "| 1 | 3 | 0.6000 ± 0.1000 |" in md and "| 2 | 2 | 0.8500 ± 0.0707 |" in md
+    table = read_csv(tmp_path / "summary.csv")
+    means = [r for r in table if r["job"] == "mean"]
+    assert len(table) == 8 and [r["a"] for r in means] == ["1", "2"]
+    assert float(means[0]["val/iou_cat_std"]) == pytest.approx(0.1) and means[1]["val/score_n"] == "2"
+    assert (tmp_path / "summary.png").stat().st_size > 1000
+    # `python -m src.report` rebuilds the same
+    before = (tmp_path / "summary.md").read_text()
+    (tmp_path / "summary.md").unlink()
+    assert report_main([str(tmp_path), "--quiet"]) == 0 and (tmp_path / "summary.md").read_text() == before
+
+
+def test_report_dead_job_is_interrupted_not_running(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(proc.stdout)  # a process that has ended
+    host = socket.gethostname()
+    fake_job(tmp_path, "0", ["a=1"], None, {"status": "running", "host": host, "pid": dead_pid})
+    fake_job(tmp_path, "1", ["a=2"], None, {"status": "running", "host": host, "pid": os.getpid()})
+    fake_job(tmp_path, "2", ["a=3"], None, {"status": "running", "host": "elsewhere", "pid": dead_pid})
+    rows = {r["job"]: r for r in read_csv(tmp_path / "summary.csv")} if write_summary(tmp_path) else {}
+    assert rows["0"]["status"] == "interrupted" and str(dead_pid) in rows["0"]["error"]
+    assert rows["1"]["status"] == "running" and rows["2"]["status"] == "running"  # alive / another machine
+    assert "1 interrupted" in (tmp_path / "summary.md").read_text()

@@ -1,14 +1,14 @@
 """Study 3: decoder depth in U-Net — our U-Net (transposed convolutions) against smp's Unet at depths 2–5.
 
 Launches `python train.py -m experiment=decoder_depth` (conf/experiment/decoder_depth.yaml:
-`model/net` unet/smp × `model.net.depth` 2..5), then measures each job's network the same way: its
-parameters and the median time of one training step (forward, CE + Dice loss, backward, AdamW step) on
-a batch of the training shape, one CPU thread. Writes `results.md` / `results.csv` (test mIoU, Dice,
-parameters, step time), `decoder_depth.png`, the sweep's own `sweep_summary.*`, and the results block of
-README.md.
+`model/net` unet/smp × `model.net.depth` 2..5 × `seed` 1,2,3), then measures each setting's network the
+same way: its parameters and the median time of one training step (forward, CE + Dice loss, backward,
+AdamW step) on a batch of the training shape, one CPU thread. Writes `results.md` / `results.csv` (test
+mIoU and Dice as mean ± std over the seeds, parameters, step time), `decoder_depth.png` (means with error
+bars), the sweep's own `sweep_summary.*`, and the results block of README.md.
 
-    python -m experiments.decoder_depth.run            # the study (~15 min on a quiet 2-core CPU)
-    python -m experiments.decoder_depth.run --quick    # depth 2 only, 2 batches on tiny data (smoke test)
+    python -m experiments.decoder_depth.run            # the study (~45 min on a quiet 2-core CPU)
+    python -m experiments.decoder_depth.run --quick    # depth 2, 2 seeds, 2 batches on tiny data (smoke test)
     python -m experiments.decoder_depth.run --from logs/experiments/decoder_depth/<time>   # re-report
 """
 
@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 COMMAND = "python -m experiments.decoder_depth.run"
 QUICK = [
     "model.net.depth=2",
+    "seed=1,2",
     "trainer.max_epochs=1",
     "+trainer.limit_train_batches=2",
     "data.reader.num_train=16",
@@ -73,24 +74,35 @@ def step_time_ms(cfg, repeats: int, warmup: int = 2) -> tuple[int, int, float]:
 
 
 def measure(jobs, repeats: int) -> list[dict]:
-    rows = []
+    """One row per (backend, depth): metrics as mean and sample std over its seeds; the network measured
+    once (it does not depend on the seed)."""
+    settings: dict[tuple, list] = {}
     for job in jobs:
         cfg = OmegaConf.load(job.path / ".hydra" / "config.yaml")  # interpolations resolve within it
+        net = cfg["model"]["net"]
+        backend = "smp" if net["_target_"].endswith("build_smp_net") else "own"
+        settings.setdefault((backend, int(net["depth"])), []).append((job, cfg))
+    rows = []
+    for (backend, depth), group in settings.items():
+        cfg = group[0][1]
         params, used, ms = step_time_ms(cfg, repeats)
-        rows.append(
-            {
-                "backend": "smp" if cfg["model"]["net"]["_target_"].endswith("build_smp_net") else "own",
-                "depth": int(cfg["model"]["net"]["depth"]),
-                "params": params,
-                "params_used": used,
-                "step_ms": ms,
-                "batch": f"{cfg['data']['batch_size']}×{cfg['data']['image_size']}²",
-                "miou": job.metrics["test/miou"],
-                "dice": job.metrics["test/dice"],
-                "val_miou": job.metrics["val/miou"],
-                "runtime_s": job.runtime_s,
-            }
-        )
+        row = {
+            "backend": backend,
+            "depth": depth,
+            "n": len(group),
+            "seeds": " ".join(str(c["seed"]) for _, c in group),
+            "params": params,
+            "params_used": used,
+            "step_ms": ms,
+            "batch": f"{cfg['data']['batch_size']}×{cfg['data']['image_size']}²",
+            "runtime_s": statistics.fmean(j.runtime_s for j, _ in group if j.runtime_s is not None)
+            if any(j.runtime_s is not None for j, _ in group)
+            else None,
+        }
+        for name, metric in (("miou", "test/miou"), ("dice", "test/dice"), ("val_miou", "val/miou")):
+            row[name], row[f"{name}_std"] = common.mean_std([j.metrics[metric] for j, _ in group])
+            row[f"{name}_all"] = [j.metrics[metric] for j, _ in group]
+        rows.append(row)
     return sorted(rows, key=lambda r: (r["backend"] != "own", r["depth"]))
 
 
@@ -102,11 +114,23 @@ def plot(rows: list[dict], path: Path) -> None:
         if not sel:
             continue
         depths = [r["depth"] for r in sel]
-        axes[0].plot(depths, [r["miou"] for r in sel], "o-", label=name)
+        axes[0].errorbar(
+            depths,
+            [r["miou"] for r in sel],
+            yerr=[r["miou_std"] for r in sel],
+            fmt="o-",
+            capsize=4,
+            label=name,
+        )
         axes[1].plot(depths, [r["params_used"] / 1e6 for r in sel], "o-", label=name)
         axes[2].plot(depths, [r["step_ms"] for r in sel], "o-", label=name)
     for ax, title in zip(
-        axes, ("test mIoU", "parameters used (millions, log scale)", "training step (ms, 1 thread)")
+        axes,
+        (
+            f"test mIoU (mean ± std over {rows[0]['n']} seeds)",
+            "parameters used (millions, log scale)",
+            "training step (ms, 1 thread)",
+        ),
     ):
         ax.set_xlabel("depth (levels)")
         ax.set_title(title, fontsize=10)
@@ -125,6 +149,7 @@ def report(sweep_dir: Path, out_dir: Path, command: str, repeats: int, partial: 
     header = [
         "network",
         "depth",
+        "seeds",
         "test mIoU",
         "test Dice",
         "val mIoU",
@@ -137,9 +162,10 @@ def report(sweep_dir: Path, out_dir: Path, command: str, repeats: int, partial: 
         [
             BACKENDS[r["backend"]],
             r["depth"],
-            f"{r['miou']:.3f}",
-            f"{r['dice']:.3f}",
-            f"{r['val_miou']:.3f}",
+            r["n"],
+            common.pm(r["miou_all"]),
+            common.pm(r["dice_all"]),
+            common.pm(r["val_miou_all"]),
             f"{r['params_used']:,}",
             f"{r['params']:,}",
             f"{r['step_ms']:.1f}",
@@ -150,29 +176,45 @@ def report(sweep_dir: Path, out_dir: Path, command: str, repeats: int, partial: 
     table = common.markdown_table(header, table_rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.md").write_text(table)
-    keys = ["backend", "depth", "miou", "dice", "val_miou", "params_used", "params", "step_ms", "runtime_s"]
+    keys = [
+        "backend",
+        "depth",
+        "n",
+        "seeds",
+        "miou",
+        "miou_std",
+        "dice",
+        "dice_std",
+        "val_miou",
+        "val_miou_std",
+        "params_used",
+        "params",
+        "step_ms",
+        "runtime_s",
+    ]
     common.write_csv(out_dir / "results.csv", keys, [[r[k] for k in keys] for r in rows])
     plot(rows, out_dir / "decoder_depth.png")
     common.copy_summary(sweep_dir, out_dir, "sweep")
     batch = rows[0]["batch"] if rows else "?"
     results = (
-        "Test split: 200 held-out images; mIoU over the 4 classes (background + 3 shapes), one seed (42). "
+        "Test split: 200 held-out images; mIoU over the 4 classes (background + 3 shapes); every setting "
+        f"trained with {rows[0]['n'] if rows else 0} seeds: mean ± sample std over them. "
         f"`step ms`: median of {repeats} training steps (batch {batch}, forward + CE+Dice loss + backward "
         "+ AdamW) measured after the sweep, one thread, on the machine below — compare rows with each "
         "other, not with other machines. `run s`: the job's wall time in the sweep (2 jobs shared 2 cores; "
-        "includes data generation, validation and test). `parameters used`: those that get a gradient; "
+        "includes data generation, validation and test; mean over the seeds). `parameters used`: those that get a gradient; "
         "`in module`: all of the network's parameters (smp keeps every resnet18 stage even when "
         "`encoder_depth` < 5).\n\n"
         + table
         + (
-            f"**Partial run: only {len(rows)} of the 8 jobs finished before the report** (the others are "
-            "missing from the table and the plot).\n\n"
-            if partial and len(rows) < 8
+            f"**Partial run: only {sum(r['n'] for r in rows)} of the 24 jobs finished before the report** "
+            "(the others are missing from the table and the plot).\n\n"
+            if partial and sum(r["n"] for r in rows) < 24
             else ""
         )
         + "\n"
         + "".join(
-            f"Best test mIoU of {name}: depth {b['depth']} ({b['miou']:.3f}).\n"
+            f"Best mean test mIoU of {name}: depth {b['depth']} ({common.pm(b['miou_all'])}).\n"
             for name, b in (
                 (BACKENDS[k], max((r for r in rows if r["backend"] == k), key=lambda r: r["miou"]))
                 for k in BACKENDS

@@ -1,0 +1,1 @@
+"""What a run or a sweep writes for people to read: tables, plots, reports."""

@@ -84,7 +84,7 @@ def command_line(cfg: DictConfig) -> list[str]:
 
 
 def given_keys(cfg: DictConfig) -> list[str]:
-    """Dotted keys set on the command line (`+model.depth=3` → `model.depth`)."""
+    """Dotted keys set on the command line (`+model.net.depth=3` → `model.net.depth`)."""
     return [o.split("=", 1)[0].lstrip("+~") for o in command_line(cfg)]
 
 

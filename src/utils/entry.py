@@ -6,6 +6,7 @@ line becomes one line too (Hydra would print its own multi-line message and exit
 In a multirun (`-m`, or a search) a failing job does not stop the sweep when
 `sweep_continue_on_error: true` (the default): its error is logged and written to the job's
 `status.json`, the job returns None (an Optuna search records a failed trial) and the other jobs go on.
+A rerun of a multirun in the same sweep folder skips / resumes / reruns each job (src.runtime.sweep_resume).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
+from src.runtime import sweep_resume
 from src.utils.ddp import job_scope
 from src.utils.instantiate import user_error_in
 from src.utils.job_status import JobStatus
@@ -44,6 +46,13 @@ def in_multirun() -> bool:
         return False
 
 
+def _task_overrides() -> list[str]:
+    try:
+        return list(HydraConfig.get().overrides.task)
+    except ValueError:  # no Hydra runtime (tests calling run_task directly)
+        return []
+
+
 def _run_dir(cfg) -> Path | None:
     try:
         return Path(cfg.paths.output_dir)
@@ -65,7 +74,17 @@ def run_task(fn: Callable, cfg):
     `sweep_continue_on_error=false`, re-raised so that Hydra stops the sweep).
     """
     run_dir = _run_dir(cfg)
-    status = JobStatus(run_dir) if run_dir is not None else None
+    overrides = _task_overrides()
+    try:
+        decision = sweep_resume.plan(cfg, run_dir, overrides, in_multirun()) if run_dir is not None else None
+    except ValueError as err:  # the job's folder is in use by another run of the sweep: leave it alone
+        log.error("job skipped: %s", err)
+        return None
+    if decision is not None and decision.action == "skipped":
+        sweep_resume.mark_skipped(run_dir)
+        return decision.value
+    extra = {"overrides": overrides, **({"resume": decision.action} if decision else {})}
+    status = JobStatus(run_dir, **extra) if run_dir is not None else None
     if status:
         status.start()
     try:

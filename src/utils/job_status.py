@@ -1,4 +1,5 @@
-"""`status.json` in the run folder: running | ok | failed | interrupted, the error, the run time.
+"""`status.json` in the run folder: running | ok | failed | interrupted, the error, the run time (and, in a
+multirun, the job's overrides and what a rerun of the sweep did with it: `resume`).
 
 Written by `src.utils.entry.run_task` on the global-rank-0 process only, read back by the sweep
 report (`src.utils.sweep_report`) so that a failed or still-running job is a row of the summary.
@@ -26,10 +27,11 @@ def is_global_zero() -> bool:
 class JobStatus:
     """Tracks one run: `start()` writes `running`, `finish(...)` the outcome and the run time."""
 
-    def __init__(self, run_dir: str | Path):
+    def __init__(self, run_dir: str | Path, **extra):
         self.path = Path(run_dir) / "status.json"
         self.started = time.time()
         self.enabled = is_global_zero()
+        self.extra = extra  # e.g. the job's overrides and what a resumed sweep did (src.runtime.sweep_resume)
 
     def _write(self, **fields) -> None:
         if not self.enabled:
@@ -38,6 +40,7 @@ class JobStatus:
             "started": datetime.fromtimestamp(self.started, timezone.utc).isoformat(timespec="seconds"),
             "host": socket.gethostname(),
             "pid": os.getpid(),
+            **self.extra,
             **fields,
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
