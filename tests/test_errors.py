@@ -63,7 +63,7 @@ CONFIG = [
     (["+model.optim.lrr=0.1"], ("unet",), "model.optim.lrr", "did you mean lr"),
     (["+foo=1"], ALL, "foo", "unknown top-level key"),
     (["+sed=3"], ALL, "sed", "did you mean seed"),
-    (["+model.dpeth=3"], ("unet",), "model.dpeth", "did you mean depth"),
+    (["+model.net.dpeth=3"], ("unet",), "model.net.dpeth", "did you mean depth"),
     (["logger=wandb", "logger.wandb.mode=online"], ("unet",), "logger.wandb.mode", "API key"),
 ]
 
@@ -74,7 +74,7 @@ OVERRIDES = [
     (["trainer=tpu"], "trainer", "choose one of ['cpu'"),
     (["-m", "model=unet,yolx"], "model", "unknown option 'yolx'"),
     (["callbacks=[default,emaa]"], "callbacks", "unknown option 'emaa'"),
-    (["model.dpeth=3"], "model.dpeth", "did you mean depth?"),
+    (["model.net.dpeth=3"], "model.net.dpeth", "did you mean depth?"),
     (["model=siamese", "model.encoder.widht=[8]"], "model.encoder.widht", "did you mean widths"),
     (["trainer.max_epoch=3"], "trainer.max_epoch", "did you mean max_epochs"),
     (["+model.net.depth=3"], "model.net.depth", "set it without `+`"),
@@ -401,7 +401,7 @@ def _coco_with_duplicate_ids(root: Path) -> Path:
 
 CLI = [
     (lambda tmp: ["model=unett"], "Config error: model: unknown option 'unett'"),
-    (lambda tmp: ["model.dpeth=3"], "Config error: model.dpeth: no such key; did you mean depth?"),
+    (lambda tmp: ["model.net.dpeth=3"], "Config error: model.net.dpeth: no such key; did you mean depth?"),
     (lambda tmp: [*tiny("unet"), "+source=x.png", f"hydra.run.dir={tmp}/run"], "Config error: source: unknown top-level"),
     (
         lambda tmp: ["model=yolo", "data=coco", f"data.root={_coco_with_duplicate_ids(tmp / 'coco')}",

@@ -205,7 +205,7 @@ def test_command_line_exit_2_and_predict_with_only_ckpt_path(trained, tmp_path):
         "train.py",
         [*tiny(model, "model.net.depth=3"), f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / 'resume'}"],
     )
-    assert proc.returncode == 2 and "was trained with model=unet depth=2" in proc.stdout + proc.stderr
+    assert proc.returncode == 2 and "was trained with model=unet net.depth=2" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     src = images(tmp_path / "src")
     proc = cli("predict.py", [f"ckpt_path={ckpt}", f"+source={src}", f"hydra.run.dir={tmp_path / 'pred'}"])

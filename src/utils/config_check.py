@@ -136,8 +136,8 @@ def config_name(cfg: DictConfig) -> str | None:
         return OmegaConf.select(cfg, "hydra.job.config_name", default=None)
 
 
-# what `predict.py` reads from the request (`+source=<image or folder>`, `+pair=[a,b]`, `+scales=[...]`)
-PREDICT_REQUEST_KEYS = {"source", "pair", "scales"}
+# what `predict.py` reads from the request (`+source=<image or folder>`, `+pair=[a,b]`, `+pairs=<file>`, `+scales=[...]`)
+PREDICT_REQUEST_KEYS = {"source", "pair", "pairs", "scales"}
 
 
 def check_top_level(cfg: DictConfig) -> None:
