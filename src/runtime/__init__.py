@@ -1,0 +1,1 @@
+"""Run-time safety: exact resume of data, run-folder locks, saved-config checks, safe writes."""
