@@ -9,6 +9,7 @@ import hydra
 import lightning.pytorch as pl
 from omegaconf import DictConfig, OmegaConf
 
+from src.runtime.resume import prepare_resume, resolve_ckpt
 from src.utils.config_check import validate
 from src.utils.ddp import prepare_ddp_relaunch
 from src.utils.errors import ConfigError
@@ -16,23 +17,6 @@ from src.utils.instantiate import build, build_all
 from src.utils.run_outputs import print_metrics, split_metrics, write_metrics
 
 log = logging.getLogger("imagelab")
-
-
-def resolve_ckpt(ckpt_path: str | None, run_dir: Path, key: str = "ckpt_path") -> str | None:
-    """`last` → this run folder's checkpoints/last.ckpt; a run folder → its last.ckpt; a file → itself."""
-    if ckpt_path in (None, ""):
-        return None
-    path = run_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(str(ckpt_path))
-    if path.is_dir():
-        path = path / "checkpoints" / "last.ckpt"
-    if not path.is_file():
-        hint = (
-            " To resume a killed run, rerun in its folder: hydra.run.dir=<run folder> ckpt_path=last"
-            if ckpt_path == "last"
-            else ""
-        )
-        raise ConfigError(key, f"no checkpoint at {path}.{hint}")
-    return str(path)
 
 
 def plain_config(cfg: DictConfig) -> dict:
@@ -83,7 +67,7 @@ def train(cfg: DictConfig) -> float | None:
     run_dir = Path(cfg.paths.output_dir)
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
-        ckpt = resolve_ckpt(cfg.get("ckpt_path"), run_dir)
+        ckpt = prepare_resume(cfg.get("ckpt_path"), run_dir, trainer.loggers)
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
         metrics.update(split_metrics(trainer.callback_metrics, ("val/",)))
     best = best_checkpoint(trainer)
