@@ -206,7 +206,13 @@ class Detector(TaskModule):
             boxes, scores = decode_anchor(out, self.anchors, self.net.stride)
         return postprocess(boxes, scores, score_threshold, self.nms_iou, self.max_det)
 
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+    def optimizer_step(self, *args, **kwargs) -> None:
+        super().optimizer_step(*args, **kwargs)
+        self.update_ema()
+
+    def update_ema(self) -> None:
+        """After each optimizer step, before the step's checkpoint is saved (on_train_batch_end would be
+        after the checkpoint callbacks: a mid-epoch checkpoint would hold the EMA one step behind)."""
         if self.ema is None:
             return
         decay = self.ema_decay * (1 - math.exp(-(self.global_step + 1) / self.ema_tau))  # YOLOv5's ramp
