@@ -9,6 +9,8 @@ import hydra
 import lightning.pytorch as pl
 from omegaconf import DictConfig, OmegaConf
 
+from src.runtime.atomic_checkpoint import AtomicCheckpointIO
+from src.runtime.finite_guard import FiniteGuard
 from src.runtime.resume import prepare_resume, resolve_ckpt
 from src.utils.config_check import validate
 from src.utils.ddp import prepare_ddp_relaunch
@@ -37,9 +39,10 @@ def setup_run(cfg: DictConfig):
         pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = build(cfg.data, "data")
     model = build(cfg.model, "model")
-    callbacks = build_all(cfg.get("callbacks"), "callbacks")
+    callbacks = [*build_all(cfg.get("callbacks"), "callbacks"), FiniteGuard()]  # not optional: see its module
     loggers = build_all(cfg.get("logger"), "logger")
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer.strategy.checkpoint_io = AtomicCheckpointIO()  # a full disk never leaves half a checkpoint
     for lg in loggers:
         lg.log_hyperparams(plain_config(cfg))
     prepare_ddp_relaunch(trainer)  # DDP popen inside a multirun: relaunch ranks as this job only

@@ -14,6 +14,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 
 from src.lightning_modules.optim import OptimConfig, build_optimizer
+from src.runtime.finite_guard import HINT, NonFiniteError
 from src.utils.errors import ConfigError
 
 
@@ -82,9 +83,8 @@ class TaskModule(pl.LightningModule):
         if torch.isfinite(losses["loss"]).item():
             return
         bad = {k: float(v) for k, v in losses.items() if not torch.isfinite(v).all()}
-        raise FloatingPointError(
-            f"non-finite loss at epoch {self.current_epoch}, step {self.global_step}: {bad}. "
-            "Lower model.optim.lr, enable trainer.gradient_clip_val, or check the inputs/labels."
+        raise NonFiniteError(
+            f"non-finite loss at epoch {self.current_epoch}, step {self.global_step}: {bad}. {HINT}"
         )
 
     @staticmethod
