@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -80,6 +81,20 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, model):
     assert a == b
     for name, tensor in done_straight["state_dict"].items():
         assert torch.equal(done_resumed["state_dict"][name], tensor), name
+    # the history is one file: the killed run's rows up to its checkpoint, then the resumed run's rows
+    # (a resumed epoch's train/*_epoch means cover only its resumed part: Lightning does not save them)
+    rows_a, rows_b = _csv_rows(straight), _csv_rows(broken)
+    assert [r.keys() for r in rows_b] == [r.keys() for r in rows_a]
+    for ra, rb in zip(rows_a, rows_b):
+        assert {k: v for k, v in rb.items() if not k.startswith("train/")} == {
+            k: v for k, v in ra.items() if not k.startswith("train/")
+        }
+
+
+def _csv_rows(run_dir) -> list[dict]:
+    """metrics.csv rows without their empty cells."""
+    with open(run_dir / "csv" / "metrics.csv", newline="") as file:
+        return [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(file)]
 
 
 @pytest.mark.parametrize("model", MODELS)
