@@ -57,3 +57,7 @@ class MultiProcessCSVLogger(CSVLogger):
                 writer.writeheader()
                 writer.writerows(keep)
         return len(rows) - len(keep)
+
+    def after_save_checkpoint(self, checkpoint_callback) -> None:
+        """Flush with every checkpoint: what was logged before it is on disk when a resume continues from it."""
+        self.save()
