@@ -129,8 +129,11 @@ class BaseDataModule(pl.LightningDataModule):
         """Where training is in its data: the epoch and the batches of it done (saved in checkpoints)."""
         if self.trainer is None:
             return {}
+        epoch = self.trainer.current_epoch
         done = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
-        return {"epoch": int(self.trainer.current_epoch), "batches": int(done)}
+        if done >= self.trainer.num_training_batches:  # saved at the epoch's end (limit_train_batches too)
+            epoch, done = epoch + 1, 0
+        return {"epoch": int(epoch), "batches": int(done)}
 
     def load_state_dict(self, state: dict) -> None:
         if "epoch" in state:
