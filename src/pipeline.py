@@ -11,9 +11,12 @@ import lightning.pytorch as pl
 from hydra.utils import get_method
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
+from src.runtime.atomic_checkpoint import AtomicCheckpointIO
 from src.runtime.checkpoint_check import check_fits, load_checkpoint, use_checkpoint_model
 from src.runtime.checkpoint_facts import CheckpointFacts
 from src.runtime.cpu_threads import apply_cpu_threads
+from src.runtime.finite_guard import FiniteGuard
+from src.runtime.resume import prepare_resume, resolve_ckpt
 from src.utils.config_check import validate
 from src.utils.ddp import prepare_ddp_relaunch
 from src.utils.errors import ConfigError
@@ -21,23 +24,6 @@ from src.utils.instantiate import build, build_all
 from src.utils.run_outputs import print_metrics, split_metrics, write_metrics
 
 log = logging.getLogger("imagelab")
-
-
-def resolve_ckpt(ckpt_path: str | None, run_dir: Path, key: str = "ckpt_path") -> str | None:
-    """`last` → this run folder's checkpoints/last.ckpt; a run folder → its last.ckpt; a file → itself."""
-    if ckpt_path in (None, ""):
-        return None
-    path = run_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(str(ckpt_path))
-    if path.is_dir():
-        path = path / "checkpoints" / "last.ckpt"
-    if not path.is_file():
-        hint = (
-            " To resume a killed run, rerun in its folder: hydra.run.dir=<run folder> ckpt_path=last"
-            if ckpt_path == "last"
-            else ""
-        )
-        raise ConfigError(key, f"no checkpoint at {path}.{hint}")
-    return str(path)
 
 
 def plain_config(cfg: DictConfig) -> dict:
@@ -76,9 +62,14 @@ def setup_run(cfg: DictConfig, checkpoint: tuple[str, dict] | None = None):
     model = build(cfg.model, "model")
     if checkpoint is not None:
         check_fits(checkpoint[0], checkpoint[1], model, cfg)
-    callbacks = [*build_all(cfg.get("callbacks"), "callbacks"), CheckpointFacts.from_config(cfg)]
+    callbacks = [
+        *build_all(cfg.get("callbacks"), "callbacks"),
+        CheckpointFacts.from_config(cfg),
+        FiniteGuard(),
+    ]
     loggers = build_all(cfg.get("logger"), "logger")
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer.strategy.checkpoint_io = AtomicCheckpointIO()  # a full disk never leaves half a checkpoint
     apply_cpu_threads(cfg.get("cpu_threads"), trainer)
     for lg in loggers:
         lg.log_hyperparams(plain_config(cfg))
@@ -110,6 +101,7 @@ def train(cfg: DictConfig) -> float | None:
     datamodule, model, trainer = setup_run(cfg, (ckpt, load_checkpoint(ckpt)) if ckpt else None)
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
+        ckpt = prepare_resume(cfg.get("ckpt_path"), run_dir, trainer.loggers)
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
         metrics.update(split_metrics(trainer.callback_metrics, ("val/",)))
     best = best_checkpoint(trainer)

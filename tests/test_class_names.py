@@ -150,7 +150,12 @@ def test_train_yolo_on_ultralytics_folder_without_num_classes(tmp_path):
 def test_train_unet_on_mask_folder_with_classes_txt(tmp_path):
     root = write_mask_folder(tmp_path / "ds", counts={"train": 4, "val": 2})
     args = ["model=unet", "data=mask_folder", f"data.root={root}", "data.image_size=32", "data.batch_size=2"]
-    args += ["data.num_workers=0", "model.net.depth=2", "trainer.max_epochs=1", "+trainer.limit_train_batches=2"]
+    args += [
+        "data.num_workers=0",
+        "model.net.depth=2",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=2",
+    ]
     args += ["trainer.accelerator=cpu", "logger=csv", "test=false", f"hydra.run.dir={tmp_path / 'run'}"]
     proc = run_cli(args, timeout=300)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]

@@ -439,7 +439,8 @@ def test_data_error_from_a_worker_keeps_its_type_and_message():
 
 
 @pytest.mark.parametrize(
-    "err", [DataError("a.png", "bad", line=3), DataError("b.png", "worse"), ConfigError("model.net.depth", "≥ 1")]
+    "err",
+    [DataError("a.png", "bad", line=3), DataError("b.png", "worse"), ConfigError("model.net.depth", "≥ 1")],
 )
 def test_user_errors_pickle_with_their_fields(err):
     back = pickle.loads(pickle.dumps(err))

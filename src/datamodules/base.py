@@ -7,8 +7,16 @@ import os
 
 import lightning.pytorch as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset
 
+from src.runtime.seeded_data import (
+    ResumableLoader,
+    SeededBatches,
+    SeededPermutation,
+    SeededSamples,
+    derived_seed,
+    run_seed,
+)
 from src.utils.errors import check
 
 
@@ -55,6 +63,7 @@ class BaseDataModule(pl.LightningDataModule):
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
+        self.resume_point: tuple[int, int] | None = None
 
     # a plain function, not a bound method: spawned loader workers (DDP spawn) pickle `collate_fn`, and a
     # bound method would drag the DataModule, its Trainer and the DDP-wrapped model along (unpicklable)
@@ -70,8 +79,22 @@ class BaseDataModule(pl.LightningDataModule):
         collate=None,
     ) -> DataLoader:
         """A loader with the module's workers and pinning; `batch_sampler` replaces batching (P×K);
-        `collate` replaces the module's `collate` (a plain function, see below)."""
+        `collate` replaces the module's `collate` (a plain function, see below).
+
+        A training loader outside DDP draws its order and every augmentation from (seed, epoch, sample
+        index) and resumes mid-epoch (src/runtime/seeded_data.py): `ckpt_path=last` continues exactly.
+        """
         size = batch_size or self.batch_size
+        seed = run_seed()
+        loader_cls = DataLoader
+        extra = {}
+        if train and not self.distributed():
+            if batch_sampler is None:
+                order = sampler or SeededPermutation(len(dataset), seed)
+                batch_sampler = BatchSampler(order, size, drop_last=len(dataset) > size)
+            batch_sampler = SeededBatches(batch_sampler, self.trainer_epoch, self.take_resume_point)
+            dataset, loader_cls = SeededSamples(dataset, seed), ResumableLoader
+            extra = {"position": self.state_dict}
         batching = (
             {"batch_sampler": batch_sampler}
             if batch_sampler is not None
@@ -82,7 +105,7 @@ class BaseDataModule(pl.LightningDataModule):
                 "drop_last": train and len(dataset) > size,
             }
         )
-        return DataLoader(
+        return loader_cls(
             dataset,
             **batching,
             num_workers=self.num_workers,
@@ -90,7 +113,36 @@ class BaseDataModule(pl.LightningDataModule):
             persistent_workers=self.num_workers > 0,
             multiprocessing_context=worker_context() if self.num_workers > 0 else None,
             collate_fn=collate or self.collate,
+            # the workers' base seed comes from here, not from the global RNG a checkpoint restores
+            generator=torch.Generator().manual_seed(derived_seed(seed, int(train))),
+            **extra,
         )
+
+    def distributed(self) -> bool:
+        trainer = self.trainer
+        return trainer is not None and trainer.world_size > 1
+
+    def trainer_epoch(self) -> int | None:
+        return self.trainer.current_epoch if self.trainer is not None else None
+
+    def state_dict(self) -> dict:
+        """Where training is in its data: the epoch and the batches of it done (saved in checkpoints)."""
+        if self.trainer is None:
+            return {}
+        epoch = self.trainer.current_epoch
+        done = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        if done >= self.trainer.num_training_batches:  # saved at the epoch's end (limit_train_batches too)
+            epoch, done = epoch + 1, 0
+        return {"epoch": int(epoch), "batches": int(done)}
+
+    def load_state_dict(self, state: dict) -> None:
+        if "epoch" in state:
+            self.resume_point = (int(state["epoch"]), int(state["batches"]))
+
+    def take_resume_point(self) -> tuple[int, int] | None:
+        """The restored (epoch, batches done), once: the next training pass continues from there."""
+        point, self.resume_point = self.resume_point, None
+        return point
 
     def train_dataloader(self) -> DataLoader:
         return self.loader(self.train_set, train=True)

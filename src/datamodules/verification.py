@@ -104,17 +104,17 @@ class VerificationDataModule(BatchColour, BaseDataModule):
         if self.sampler == "random":
             return self.loader(self.train_set, train=True, batch_size=self.p * self.k)
         batches = PKBatchSampler(
-            RandomSampler(self.train_set),  # shuffled: Lightning's DDP share of it is shuffled too
+            # shuffled, so that Lightning's DDP share of it is shuffled too; its own generator: the order of
+            # the pool does not matter here and the global RNG (restored on resume) stays untouched
+            RandomSampler(self.train_set, generator=torch.Generator().manual_seed(self.seed)),
             self.train_set.targets,
             self.p,
             self.k,
             seed=self.seed,
-            epoch_source=self.trainer_epoch,
+            # outside DDP the loader's SeededBatches sets the epoch (also when resuming mid-epoch)
+            epoch_source=self.trainer_epoch if self.distributed() else None,
         )
         return self.loader(self.train_set, train=True, batch_sampler=batches)
-
-    def trainer_epoch(self) -> int | None:
-        return self.trainer.current_epoch if self.trainer is not None else None
 
     def gallery(
         self, split: str = "val", max_identities: int = 12, per_identity: int = 10

@@ -16,6 +16,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 
 from src.lightning_modules.optim import build_optimizer, check_optim
+from src.runtime.finite_guard import HINT, NonFiniteError
 
 
 def plain_node(node: Callable) -> dict:
@@ -96,9 +97,8 @@ class TaskModule(pl.LightningModule):
         if torch.isfinite(losses["loss"]).item():
             return
         bad = {k: float(v) for k, v in losses.items() if not torch.isfinite(v).all()}
-        raise FloatingPointError(
-            f"non-finite loss at epoch {self.current_epoch}, step {self.global_step}: {bad}. "
-            "Lower model.optim.lr, enable trainer.gradient_clip_val, or check the inputs/labels."
+        raise NonFiniteError(
+            f"non-finite loss at epoch {self.current_epoch}, step {self.global_step}: {bad}. {HINT}"
         )
 
     @staticmethod

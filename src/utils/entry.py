@@ -20,6 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
 from src.runtime import sweep_resume
+from src.runtime.finite_guard import NonFiniteError
 from src.utils.ddp import job_scope
 from src.utils.instantiate import user_error_in
 from src.utils.job_status import JobStatus
@@ -68,7 +69,8 @@ def finish_wandb(failed: bool) -> None:
 
 
 def run_task(fn: Callable, cfg):
-    """Run `fn(cfg)`; on a ConfigError/DataError print `Error: <key or file>: <what>` and exit 2.
+    """Run `fn(cfg)`; on a ConfigError/DataError, a NaN/inf stop (NonFiniteError) or an output-folder
+    fault (OSError: read-only, disk full) print `<kind>: <key or file>: <what>` and exit 2.
 
     In a multirun the error is logged and the job returns None (or, with
     `sweep_continue_on_error=false`, re-raised so that Hydra stops the sweep).
@@ -96,7 +98,7 @@ def run_task(fn: Callable, cfg):
         finish_wandb(failed=True)
         raise
     except Exception as err:
-        user_err = user_error_in(err)
+        user_err = user_error_in(err) or (err if isinstance(err, NonFiniteError | OSError) else None)
         if status:
             status.finish("failed", user_err or err)
         finish_wandb(failed=True)
@@ -110,7 +112,9 @@ def run_task(fn: Callable, cfg):
             return None
         if user_err is None:
             raise
-        kind = "Config error" if type(user_err).__name__ == "ConfigError" else "Data error"
+        kind = {"ConfigError": "Config error", "NonFiniteError": "Training stopped"}.get(
+            type(user_err).__name__, "Error" if isinstance(user_err, OSError) else "Data error"
+        )
         log.error("%s: %s", kind, user_err)  # Hydra's job logging prints it and writes the log file
         sys.exit(2)
     if status:

@@ -1,0 +1,43 @@
+"""Hydra callback (conf/hydra/default.yaml): lock the run folder and check a resume, before Hydra writes.
+
+`on_run_start` runs before Hydra creates the folder, writes `.hydra/` and opens `train.log`: a second
+process into a held folder, or `ckpt_path=last` with another model than the folder's, stops there with
+one line and exit code 2, leaving the folder as it was. DDP's relaunched ranks skip it (rank 0 holds it).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from src.runtime.run_lock import RunLocked, acquire
+from src.runtime.saved_config import check_resume_config
+from src.utils.errors import ConfigError
+from src.utils.job_status import is_global_zero
+
+
+def _refuse(message: str) -> None:
+    print(f"Error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+class RunGuard(Callback):
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        if not is_global_zero():
+            return
+        run_dir = Path(str(config.hydra.run.dir))
+        ckpt = config.get("ckpt_path")
+        if ckpt == "last" or (ckpt not in (None, "") and Path(str(ckpt)).resolve() == run_dir.resolve()):
+            try:
+                check_resume_config(run_dir, config)
+            except ConfigError as err:
+                _refuse(f"Config error: {err}")
+        try:
+            acquire(run_dir)
+        except RunLocked as err:
+            _refuse(str(err))
+        except OSError as err:  # read-only, missing parent, full: name the folder, not a traceback
+            _refuse(f"{run_dir}: cannot write to the output folder ({err.strerror or err})")
