@@ -4,7 +4,7 @@ import hydra
 
 from src.pipeline import evaluate
 from src.runtime.checkpoint_check import main_with_checkpoint_model
-from src.utils.entry import run_task
+from src.runtime.entry import run_task
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")

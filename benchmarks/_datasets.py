@@ -1,6 +1,6 @@
 """Small on-disk datasets for the benchmarks, in every format the readers take, at realistic image sizes.
 
-Images are JPEG scenes of the shapes renderer (src/data/shapes.py): `mask_folder` and `voc_seg` at
+Images are JPEG scenes of the shapes renderer (src/data/common/shapes.py): `mask_folder` and `voc_seg` at
 384×288 with PNG class-id masks, `identity_folder` at 250×250 (LFW's size), `yolo`, `coco` and `voc_det`
 at 480×360 with 3 classes. `write_dataset(name, root, n_train)` returns the Hydra overrides that
 point the data config at it.
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from src.data.shapes import render_scene
+from src.data.common.shapes import render_scene
 
 NAMES = ["circle", "square", "triangle"]
 SEG_SIZE, DET_SIZE, FACE_SIZE = (288, 384), (360, 480), 250  # (H, W)

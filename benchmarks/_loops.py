@@ -113,7 +113,7 @@ def lightning_trainer(cfg, out_dir: Path, max_batches: int | None = None, epochs
     from omegaconf import open_dict
 
     from src.runtime.cpu_threads import apply_cpu_threads
-    from src.utils.instantiate import build_all
+    from src.runtime.instantiate import build_all
 
     with open_dict(cfg):
         cfg.trainer.max_epochs = epochs

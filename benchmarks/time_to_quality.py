@@ -86,7 +86,7 @@ def ours(model: str, epochs: int, tmp: Path, max_batches: int | None) -> list:
     import hydra
 
     from src.runtime.cpu_threads import apply_cpu_threads
-    from src.utils.instantiate import build_all
+    from src.runtime.instantiate import build_all
 
     over = [
         f"model={model}",

@@ -1,7 +1,7 @@
 """What every study runner shares: launch a Hydra sweep, read its jobs, aggregate, write tables and README.
 
 A study's `run.py` launches `python train.py -m experiment=<study> hydra.sweep.dir=<dir>` (quick mode adds
-overrides that shrink data and epochs), reads the sweep folder back with `src.utils.sweep_report`
+overrides that shrink data and epochs), reads the sweep folder back with `src.outputs.sweep_report`
 (`summary.csv` / `summary.md` / `summary.png` are written by the sweep itself), aggregates the jobs into
 the study's table, and rewrites the part of the study's README between `<!-- results:begin -->` and
 `<!-- results:end -->` from those numbers.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from src.utils.sweep_report import Job, find_jobs, write_summary
+from src.outputs.sweep_report import Job, find_jobs, write_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"

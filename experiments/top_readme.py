@@ -76,7 +76,7 @@ def section() -> str:
             "(`conf/experiment/<study>.yaml`, a sweep), a runner that launches it and regenerates the "
             "tables, plots and the README's results from the run, and how to run it on the real datasets and "
             "a GPU. `make experiments` runs all four (each sized for ~15 min on a quiet 2-core CPU; `--quick` "
-            "is a smoke run, tested in `tests/test_experiments.py`). The tables below are copied from the "
+            "is a smoke run, tested in `tests/integration/test_experiments.py`). The tables below are copied from the "
             "studies' generated `results.md` by `python -m experiments.top_readme`."
         ),
         "",

@@ -11,17 +11,17 @@ import lightning.pytorch as pl
 from hydra.utils import get_method
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
+from src.outputs.run_outputs import print_metrics, split_metrics, write_metrics
 from src.runtime.atomic_checkpoint import AtomicCheckpointIO
 from src.runtime.checkpoint_check import check_fits, load_checkpoint, use_checkpoint_model
 from src.runtime.checkpoint_facts import CheckpointFacts
+from src.runtime.config_check import validate
 from src.runtime.cpu_threads import apply_cpu_threads
+from src.runtime.ddp import prepare_ddp_relaunch
+from src.runtime.errors import ConfigError
 from src.runtime.finite_guard import FiniteGuard
+from src.runtime.instantiate import build, build_all
 from src.runtime.resume import prepare_resume, resolve_ckpt
-from src.utils.config_check import validate
-from src.utils.ddp import prepare_ddp_relaunch
-from src.utils.errors import ConfigError
-from src.utils.instantiate import build, build_all
-from src.utils.run_outputs import print_metrics, split_metrics, write_metrics
 
 log = logging.getLogger("imagelab")
 

@@ -21,8 +21,8 @@ import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
-from src.data.image_files import image_sources
-from src.data.predict_images import PredictImages, PredictInput
+from src.data.common.image_files import image_sources
+from src.data.common.predict_images import PredictImages, PredictInput
 from src.datamodules.base import default_workers, worker_context
 from src.outputs.detection_writer import DetectionWriter
 from src.outputs.segmentation_writer import SegmentationWriter
@@ -30,9 +30,9 @@ from src.outputs.verification_writer import VerificationWriter
 from src.pipeline import build_data, resolve_ckpt
 from src.runtime.checkpoint_check import check_fits, load_checkpoint, use_checkpoint_model
 from src.runtime.checkpoint_facts import data_facts, facts_of
-from src.utils.config_check import task_of, validate
-from src.utils.errors import ConfigError, DataError, check
-from src.utils.instantiate import build
+from src.runtime.config_check import task_of, validate
+from src.runtime.errors import ConfigError, DataError, check
+from src.runtime.instantiate import build
 
 log = logging.getLogger("imagelab")
 

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from src.utils.sweep_report import write_summary
+from src.outputs.sweep_report import write_summary
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from src.data.shapes import render_scene
+from src.data.common.shapes import render_scene
 
 SIZES = ((48, 40), (64, 64), (56, 72))  # (H, W): mixed sizes, resized by the datamodule
 

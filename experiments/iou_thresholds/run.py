@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from experiments import common, top_readme
-from src.utils.sweep_report import find_jobs
+from src.outputs.sweep_report import find_jobs
 
 HERE = Path(__file__).resolve().parent
 COMMAND = "python -m experiments.iou_thresholds.run"

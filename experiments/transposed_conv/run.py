@@ -44,7 +44,7 @@ up. Output size O = (N − 1)·S + K − 2P = 5. The hand-made scatter-add, the 
 
 The same arithmetic, for any size, stride, padding, output padding and dilation, is
 `src.models.transposed_conv.transposed_conv_output_size`, tested against PyTorch in
-`tests/test_transposed_conv.py`; the U-Net's decoder uses `ConvTranspose2d(k=2, s=2)`, which exactly
+`tests/unit/test_transposed_conv.py`; the U-Net's decoder uses `ConvTranspose2d(k=2, s=2)`, which exactly
 doubles the size: O = (N − 1)·2 + 2 = 2N.
 """
 

@@ -9,6 +9,7 @@ import lightning.pytorch as pl
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset
 
+from src.runtime.errors import check
 from src.runtime.seeded_data import (
     ResumableLoader,
     SeededBatches,
@@ -17,7 +18,6 @@ from src.runtime.seeded_data import (
     derived_seed,
     run_seed,
 )
-from src.utils.errors import check
 
 
 def default_workers() -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from src.data.det_transforms import (
+from src.data.common.transforms import IMAGENET_MEAN, IMAGENET_STD, augment_config, size_pair
+from src.data.detection.datasets import (
     RESIZE_MODES,
     DetAugmentConfig,
     DetectionEvalSet,
@@ -17,10 +18,9 @@ from src.data.det_transforms import (
     collate_detection,
     collate_detection_train,
 )
-from src.data.transforms import IMAGENET_MEAN, IMAGENET_STD, augment_config, size_pair
 from src.datamodules.base import BaseDataModule
 from src.datamodules.batch_colour import BatchColour
-from src.utils.errors import ConfigError, check, check_choice
+from src.runtime.errors import ConfigError, check, check_choice
 
 
 class DetectionDataModule(BatchColour, BaseDataModule):

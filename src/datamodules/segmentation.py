@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from src.data.transforms import (
+from src.data.common.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     Transformed,
@@ -11,7 +11,7 @@ from src.data.transforms import (
     train_transform,
 )
 from src.datamodules.base import BaseDataModule
-from src.utils.errors import ConfigError, check
+from src.runtime.errors import ConfigError, check
 
 
 class SegmentationDataModule(BaseDataModule):

@@ -11,11 +11,17 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
-from src.data.samplers import PKBatchSampler
-from src.data.transforms import IMAGENET_MEAN, IMAGENET_STD, augment_config, eval_transform, train_transform
+from src.data.common.samplers import PKBatchSampler
+from src.data.common.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    augment_config,
+    eval_transform,
+    train_transform,
+)
 from src.datamodules.base import BaseDataModule
 from src.datamodules.batch_colour import BatchColour
-from src.utils.errors import check, check_choice
+from src.runtime.errors import check, check_choice
 
 SAMPLERS = ("pk", "random")
 

@@ -16,11 +16,11 @@ from collections.abc import Callable
 import torch
 from torchmetrics.detection import MeanAveragePrecision
 
-from src.data.det_transforms import target_list, to_original
+from src.data.detection.datasets import target_list, to_original
 from src.lightning_modules.base import TaskModule
 from src.metrics.detection import PrecisionRecall
 from src.models.heads.base import DetectionHead
-from src.utils.errors import ConfigError, check
+from src.runtime.errors import ConfigError, check
 
 log = logging.getLogger("imagelab")
 logging.getLogger("faster_coco_eval").setLevel(
@@ -192,7 +192,7 @@ class Detector(TaskModule):
         self._plot_batch = None
 
     def plot(self, stage: str, names: list[str], precision, classes: list[int], t50, ap50: dict) -> None:
-        from src.utils.detection_plots import coco_pr_curves, detection_grid
+        from src.outputs.detection_plots import coco_pr_curves, detection_grid
 
         dm = getattr(self.trainer, "datamodule", None)
         mean, std = getattr(dm, "mean", None), getattr(dm, "std", None)

@@ -11,7 +11,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassF1Score, MulticlassJaccardIndex
 
 from src.lightning_modules.base import TaskModule
-from src.utils.errors import ConfigError, check, check_choice
+from src.runtime.errors import ConfigError, check, check_choice
 
 LOSSES = ("ce", "dice", "ce_dice")
 
@@ -146,7 +146,7 @@ class Segmenter(TaskModule):
             if not torch.isnan(value):
                 self.log(f"{stage}/iou_{name}", value, sync_dist=True)
         if self._plot_batch is not None and self.should_plot():
-            from src.utils.plots import segmentation_grid
+            from src.outputs.plots import segmentation_grid
 
             self.save_figure(
                 segmentation_grid(*self._plot_batch, names, self.ignore_index), f"{stage}_predictions"

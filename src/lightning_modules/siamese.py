@@ -20,7 +20,7 @@ from src.lightning_modules.base import TaskModule
 from src.losses.verification import VerificationLoss
 from src.metrics.verification import accuracy, kfold_accuracy, roc_curve, verification_metrics
 from src.models.siamese import SiameseNet, check_distance, pair_score
-from src.utils.errors import ConfigError, check
+from src.runtime.errors import ConfigError, check
 
 
 class Siamese(TaskModule):
@@ -153,7 +153,7 @@ class Siamese(TaskModule):
 
     # ---- plots --------------------------------------------------------------------------------------------
     def _plots(self, stage: str, scores: torch.Tensor, same: torch.Tensor, m: dict) -> None:
-        from src.utils.verification_plots import embedding_projection, roc_figure, score_histograms
+        from src.outputs.verification_plots import embedding_projection, roc_figure, score_histograms
 
         far, tar, _ = roc_curve(scores, same)
         neg = scores[~same]

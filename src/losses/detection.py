@@ -13,7 +13,7 @@ from torchvision.ops import complete_box_iou_loss, distance_box_iou_loss, genera
 
 from src.models.yolo import decode_anchor_boxes
 from src.models.yolo_targets import assign_anchors, encode_v1
-from src.utils.errors import check_choice
+from src.runtime.errors import check_choice
 
 BOX_LOSSES = {"giou": generalized_box_iou_loss, "diou": distance_box_iou_loss, "ciou": complete_box_iou_loss}
 

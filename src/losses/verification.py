@@ -25,7 +25,7 @@ from torch import nn
 
 from src.losses.contrastive import HadsellContrastiveLoss
 from src.models.siamese import DISTANCES, pairwise_distance
-from src.utils.errors import ConfigError, check, check_choice
+from src.runtime.errors import ConfigError, check, check_choice
 
 MINING = ("hard", "all", "multisimilarity")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from src.utils.errors import ConfigError, check
+from src.runtime.errors import ConfigError, check
 
 
 class SmallCNN(nn.Module):

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from src.models.backbones import build_backbone
-from src.utils.errors import ConfigError, check, check_choice
+from src.runtime.errors import ConfigError, check, check_choice
 
 DISTANCES = ("euclidean", "cosine")
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from src.models.backbones import load_local_weights
-from src.utils.errors import ConfigError, check, check_choice
+from src.runtime.errors import ConfigError, check, check_choice
 
 # smp architectures with encoder_depth + a decoder_channels list (one entry per level), and their
 # smallest depth (UnetPlusPlus needs two levels for its nested skips)

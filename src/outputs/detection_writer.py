@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from src.outputs.detection_plots import draw_detections
 from src.outputs.prediction_writer import PredictionWriter
-from src.utils.detection_plots import draw_detections
 
 
 class DetectionWriter(PredictionWriter):

@@ -2,7 +2,7 @@
 
 `python train.py -m seed=1,2,3 model.net.depth=2,3,4` → 3 settings of 3 jobs; for each setting and metric:
 the mean, the sample standard deviation (n - 1; empty for a single job) and n (the jobs that have the
-metric). Failed or unfinished jobs do not count. Used by `src.utils.sweep_report` (summary.md / .csv /
+metric). Failed or unfinished jobs do not count. Used by `src.outputs.sweep_report` (summary.md / .csv /
 .png) and by the studies in `experiments/`.
 """
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from src.data.image_files import read_image
+from src.data.common.image_files import read_image
+from src.outputs.plots import class_colours, overlay
 from src.outputs.prediction_writer import PredictionWriter
-from src.utils.plots import class_colours, overlay
 
 
 def palette(num_classes: int) -> list[int]:

@@ -21,7 +21,7 @@ from hydra.errors import HydraException, MissingConfigException, OverrideParseEx
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
-from src.utils.errors import ConfigError
+from src.runtime.errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 

@@ -12,7 +12,7 @@ import re
 import torch
 from omegaconf import DictConfig, ListConfig
 
-from src.utils.errors import ConfigError
+from src.runtime.errors import ConfigError
 
 DEVICES_STR = re.compile(r"^(auto|-1|\d+|\d+(,\s*\d+)*,?)$")
 

@@ -12,7 +12,7 @@ from src.losses.detection import AnchorLoss
 from src.models.heads.base import DetectionHead
 from src.models.yolo import AnchorNet, decode_anchor, postprocess
 from src.models.yolo_anchors import fit_anchors
-from src.utils.errors import check
+from src.runtime.errors import check
 
 log = logging.getLogger("imagelab")
 

@@ -8,7 +8,7 @@ import torch
 from src.losses.detection import YoloV1Loss
 from src.models.heads.base import DetectionHead
 from src.models.yolo import YoloV1Net, decode_v1, postprocess
-from src.utils.errors import check
+from src.runtime.errors import check
 
 
 class V1Head(DetectionHead):

@@ -14,7 +14,7 @@ import torch
 
 from src.models import yolo11 as y11
 from src.models.heads.base import DetectionHead
-from src.utils.errors import check
+from src.runtime.errors import check
 
 
 class Yolo11Head(DetectionHead):

@@ -1,0 +1,1 @@
+"""Shared by every task's data: image files, transforms, samplers, batch colour, prediction inputs, synthetic scenes."""

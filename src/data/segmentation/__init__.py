@@ -1,0 +1,1 @@
+"""Segmentation data: the synthetic shapes and the mask-folder and VOC readers."""

@@ -1,0 +1,1 @@
+"""Verification data: synthetic faces, identity folders, LFW pairs and pair sets."""

@@ -1,0 +1,183 @@
+"""The shared flow: composition, validation errors, run outputs, train-then-eval, DDP on CPU."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import lightning.pytorch as pl
+import pytest
+
+from src.pipeline import evaluate
+from src.runtime.config_check import validate
+from src.runtime.errors import ConfigError
+from src.runtime.instantiate import build
+from tests.conftest import ROOT, make_cfg, run_train
+from tests.tiny_models import MODELS, tiny
+
+TINY_UNET = [
+    "model=unet",
+    "model.net.depth=2",
+    "model.net.base_channels=8",
+    "data.reader.num_train=32",
+    "data.reader.num_val=16",
+    "data.reader.num_test=16",
+    "data.batch_size=8",
+    "data.num_workers=0",
+]
+
+
+class OtherTaskData(pl.LightningDataModule):
+    """A DataModule of another task, to check the model/data pairing."""
+
+    task = "detection"
+
+    def __init__(self, num_classes: int = 4):
+        super().__init__()
+
+
+def test_fast_dev_run_writes_metrics(tmp_path):
+    cfg = make_cfg(tmp_path, [*TINY_UNET, "debug=fdr"])
+    run_train(cfg)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert "val/miou" in metrics and 0.0 <= metrics["val/miou"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("model.net.depth=0", "model.net.depth"),
+        ("model.net.norm=bn", "model.net.norm"),
+        ("model.optim.lr=-1", "model.optim.lr"),
+        ("model.optim.betas=[2,0.999]", "model.optim"),
+        ("+model.optim.colour=1", "model.optim.colour"),
+        ("model.schedule.min_lr_ratio=2", "model.schedule.min_lr_ratio"),
+        ("model/schedule=onecycle model.schedule.pct_start=1.5", "model.schedule"),
+        ("model/schedule=constant +model.schedule.min_lr_ratio=0.1", "model.schedule.min_lr_ratio"),
+        ("+model.foo=1", "model.foo"),
+        ("+data.reader.bar=1", "data.reader.bar"),
+        ("data.augment.hflip=2", "data.augment.hflip"),
+        ("data.batch_size=0", "data.batch_size"),
+        ("data.num_classes=7", "data.num_classes"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path, override, key):
+    cfg = make_cfg(tmp_path, [*TINY_UNET, *override.split()])
+    with pytest.raises(ConfigError) as err:
+        validate(cfg)
+        build(cfg.data, "data")
+        build(cfg.model, "model")
+    assert err.value.key == key, str(err.value)
+
+
+def test_model_and_data_of_different_tasks_are_refused(tmp_path):
+    cfg = make_cfg(tmp_path, TINY_UNET)
+    cfg.data = {"_target_": f"{__name__}.OtherTaskData", "num_classes": 4}
+    with pytest.raises(ConfigError) as err:
+        validate(cfg)
+    assert err.value.key == "data"
+    assert "segmentation model" in str(err.value) and "shapes_seg" in str(err.value)
+
+
+def test_missing_required_value_is_named(tmp_path):
+    cfg = make_cfg(tmp_path, TINY_UNET, config_name="eval")
+    with pytest.raises(ConfigError) as err:
+        validate(cfg)
+    assert err.value.key == "ckpt_path"
+
+
+def test_missing_value_behind_an_interpolation_is_named(tmp_path):
+    # model.num_classes is ${data.num_classes}: the error names the key to set, not the interpolation
+    cfg = make_cfg(tmp_path, ["model=unet", "data=mask_folder", "data.num_classes=???"])
+    with pytest.raises(ConfigError) as err:
+        validate(cfg)
+    assert err.value.key == "data.num_classes"
+
+
+def test_resume_without_checkpoint_says_how(tmp_path):
+    cfg = make_cfg(tmp_path, [*TINY_UNET, "ckpt_path=last"])
+    with pytest.raises(ConfigError, match="hydra.run.dir=<run folder> ckpt_path=last"):
+        run_train(cfg)
+
+
+def test_cli_error_is_one_line_and_exit_code_2(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "train.py", "model.net.depth=0", f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    output = proc.stdout + proc.stderr
+    assert "Config error: model.net.depth: expected an integer from 1 to 8 (got 0)" in output
+    assert "Traceback" not in output
+
+
+def test_train_then_eval_gives_the_same_metric(tmp_path):
+    train_dir, eval_dir = tmp_path / "train", tmp_path / "eval"
+    cfg = make_cfg(train_dir, [*TINY_UNET, "trainer.max_epochs=2", "seed=0"])
+    run_train(cfg)
+    trained = json.loads((train_dir / "metrics.json").read_text())
+    assert (train_dir / "checkpoints" / "last.ckpt").is_file()
+    best = sorted((train_dir / "checkpoints").glob("epoch_*.ckpt"))
+    assert len(best) == 1
+    assert (train_dir / "plots" / "test_predictions.png").is_file()
+    assert {"val/miou", "val/dice", "test/miou", "test/dice"} <= trained.keys()
+
+    eval_cfg = make_cfg(eval_dir, [*TINY_UNET, f"ckpt_path={best[0]}"], config_name="eval")
+    from hydra.core.hydra_config import HydraConfig
+
+    HydraConfig.instance().set_config(eval_cfg)
+    evaluated = evaluate(eval_cfg)
+    assert evaluated["test/miou"] == pytest.approx(trained["test/miou"], abs=1e-6)
+    assert json.loads((eval_dir / "metrics.json").read_text())["test/miou"] == pytest.approx(
+        trained["test/miou"]
+    )
+
+
+@pytest.mark.slow
+def test_ddp_cpu_two_processes(tmp_path):
+    cfg = make_cfg(tmp_path, [*TINY_UNET, "trainer=ddp_cpu", "trainer.max_epochs=1", "test=false"])
+    run_train(cfg)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert "val/miou" in metrics
+    assert len(list((tmp_path / "checkpoints").glob("*.ckpt"))) == 2  # best + last, written once
+
+
+def test_ema_callback_trains_and_checkpoints_load_weights_only(tmp_path):
+    cfg = make_cfg(
+        tmp_path,
+        [
+            *TINY_UNET,
+            "callbacks=[default,ema]",
+            "callbacks.ema.update_starting_at_step=0",
+            "trainer.max_epochs=1",
+        ],
+    )
+    run_train(cfg)
+    import torch
+
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert any("EMAWeightAveraging" in key for key in ckpt["callbacks"])
+    assert "test/miou" in json.loads((tmp_path / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_training_loss_is_logged_per_logging_step_and_per_epoch(tmp_path, model):
+    """train/loss_step on the loggers' steps, train/loss_epoch and every loss term once per epoch."""
+    import csv
+
+    cfg = make_cfg(tmp_path, tiny(model, "trainer.max_epochs=2", "trainer.log_every_n_steps=1", "test=false"))
+    run_train(cfg)
+    rows = list(csv.DictReader(next(tmp_path.rglob("metrics.csv")).open()))
+    steps = [r for r in rows if r.get("train/loss_step")]
+    epochs = [r for r in rows if r.get("train/loss_epoch")]
+    assert len(steps) >= 2 and len(epochs) == 2
+    terms = [
+        k for k in rows[0] if k.startswith("train/") and k not in ("train/loss_step", "train/loss_epoch")
+    ]
+    assert terms and all(r[k] for r in epochs for k in terms), terms  # each term logged with the epoch loss
+    losses = [float(r["train/loss_step"]) for r in steps if r["epoch"] == "0"]
+    assert min(losses) - 1e-6 <= float(epochs[0]["train/loss_epoch"]) <= max(losses) + 1e-6

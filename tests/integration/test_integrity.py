@@ -1,0 +1,187 @@
+"""Run folders: one run per folder, a resume only with the folder's model, NaN/inf stop the run, output faults.
+
+Each refusal is one line and exit code 2, before anything is written to the folder.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from src.runtime.finite_guard import FiniteGuard, NonFiniteError
+from src.runtime.run_lock import LOCK_FILE, RunLocked, acquire, release
+from tests.conftest import make_cfg
+from tests.tiny_models import MODELS, run_cli, tiny
+
+
+def _other(model: str) -> str:
+    return MODELS[(MODELS.index(model) + 1) % len(MODELS)]
+
+
+def _one_error_line(proc) -> str:
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out[-3000:]
+    assert "Traceback" not in out, out[-3000:]
+    errors = [line for line in out.splitlines() if "error" in line.lower() or "stopped" in line.lower()]
+    assert len(errors) == 1, out[-3000:]
+    return errors[0]
+
+
+def _save_run_config(run_dir, cfg) -> None:
+    """What Hydra leaves in a run folder: .hydra/config.yaml, the config without its `hydra` node."""
+    (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
+    OmegaConf.save({k: cfg._get_node(k) for k in cfg if k != "hydra"}, run_dir / ".hydra" / "config.yaml")
+
+
+@pytest.fixture
+def live_pid():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    yield proc.pid
+    proc.kill()
+    proc.wait()
+
+
+def test_lock_refuses_a_live_holder_and_takes_over_a_dead_one(tmp_path, live_pid, caplog):
+    import socket
+
+    (tmp_path / LOCK_FILE).write_text(f"{live_pid} {socket.gethostname()}\n")
+    with pytest.raises(RunLocked, match=f"pid {live_pid}"):
+        acquire(tmp_path)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    (tmp_path / LOCK_FILE).write_text(f"{dead.stdout.strip()} {socket.gethostname()}\n")
+    with caplog.at_level("WARNING", logger="imagelab"):
+        path = acquire(tmp_path)
+    assert "taking over" in caplog.text
+    assert path.read_text().split()[0] == str(os.getpid())
+    release(path)
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_second_run_into_a_held_folder_is_refused(tmp_path, model, live_pid):
+    import socket
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / LOCK_FILE).write_text(f"{live_pid} {socket.gethostname()}\n")
+    proc = run_cli([*tiny(model), f"hydra.run.dir={run_dir}"])
+    line = _one_error_line(proc)
+    assert str(run_dir) in line and f"pid {live_pid}" in line
+    assert sorted(p.name for p in run_dir.iterdir()) == [LOCK_FILE]  # nothing written
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_resume_with_another_model_is_refused_before_writing(tmp_path, model):
+    run_dir = tmp_path / "run"
+    saved = make_cfg(run_dir, tiny(model))
+    _save_run_config(run_dir, saved)
+    (run_dir / "checkpoints").mkdir()
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"not read")
+    before = (run_dir / ".hydra" / "config.yaml").read_text()
+    other = _other(model)
+    proc = run_cli([*tiny(other), f"hydra.run.dir={run_dir}", "ckpt_path=last"])
+    line = _one_error_line(proc)
+    assert "model._target_" in line and str(run_dir) in line
+    assert (run_dir / ".hydra" / "config.yaml").read_text() == before
+    assert sorted(p.name for p in run_dir.iterdir()) == [".hydra", "checkpoints"]
+
+
+def test_resume_with_another_depth_names_the_key(tmp_path):
+    from src.runtime.errors import ConfigError
+    from src.runtime.saved_config import check_resume_config
+
+    saved = make_cfg(tmp_path, tiny("unet", "model.depth=2"))
+    _save_run_config(tmp_path, saved)
+    check_resume_config(tmp_path, make_cfg(tmp_path, tiny("unet", "model.depth=2", "trainer.max_epochs=9")))
+    with pytest.raises(ConfigError, match=r"model\.depth=2 \(now 3\)"):
+        check_resume_config(tmp_path, make_cfg(tmp_path, tiny("unet", "model.depth=3")))
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_finite_guard_checks_eval_values_and_weights(tmp_path, model):
+    from src.runtime.instantiate import build
+
+    module = build(make_cfg(tmp_path, tiny(model)).model, "model")
+    guard = FiniteGuard()
+    trainer = SimpleNamespace(
+        current_epoch=1, global_step=7, callback_metrics={"val/loss": torch.tensor(0.5)}
+    )
+    guard.on_validation_end(trainer, module)
+    guard.on_save_checkpoint(trainer, module, {"state_dict": module.state_dict()})
+    trainer.callback_metrics = {"val/loss": torch.tensor(math.nan), "train/x": torch.tensor(math.inf)}
+    with pytest.raises(
+        NonFiniteError, match=r"non-finite val values at epoch 1, step 7: \{'val/loss': nan\}"
+    ):
+        guard.on_validation_end(trainer, module)
+    trainer.callback_metrics = {module.monitor.replace("val/", "test/"): torch.tensor(math.inf)}
+    with pytest.raises(NonFiniteError, match="non-finite test values"):
+        guard.on_test_end(trainer, module)
+    state = module.state_dict()
+    name = next(n for n, p in module.named_parameters())
+    state[name] = torch.full_like(state[name], math.inf)
+    with pytest.raises(NonFiniteError, match=f"non-finite weights at epoch 1, step 7 \\({name}\\)"):
+        guard.on_save_checkpoint(trainer, module, {"state_dict": state})
+
+
+@pytest.mark.slow
+def test_diverging_unet_stops_with_one_line_and_no_bad_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = run_cli(
+        [
+            *tiny("unet"),
+            "model.optim.name=adamw",
+            "model.optim.lr=1e6",
+            "trainer.max_epochs=2",
+            f"hydra.run.dir={run_dir}",
+        ]
+    )
+    line = _one_error_line(proc)
+    assert "Training stopped: non-finite" in line and "step" in line and "model.optim.lr" in line
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "failed"
+    for ckpt in (run_dir / "checkpoints").glob("*.ckpt"):
+        state = torch.load(ckpt, weights_only=True)["state_dict"]
+        assert all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()), ckpt
+    assert not (run_dir / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_unwritable_output_folder_is_one_line(model):
+    folder = "/proc/imagelab-no-such-folder/run"  # not creatable, even by root
+    line = _one_error_line(run_cli([*tiny(model), f"hydra.run.dir={folder}"]))
+    assert folder in line
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_full_disk_fails_the_run_and_leaves_no_partial_checkpoint(tmp_path, model, monkeypatch):
+    from hydra.core.hydra_config import HydraConfig
+
+    from src.pipeline import train
+    from src.runtime.entry import run_task
+
+    def full_disk(obj, file, *args, **kwargs):
+        file.write(b"PK\x03\x04 half a checkpoint")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    cfg = make_cfg(
+        tmp_path, tiny(model, "trainer.max_epochs=1", "test=false", "+trainer.limit_val_batches=1")
+    )
+    HydraConfig.instance().set_config(cfg)
+    with pytest.raises(SystemExit) as stop:
+        run_task(train, cfg)
+    assert stop.value.code == 2
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["status"] == "failed" and "No space left on device" in status["error"], status
+    assert "checkpoints" in status["error"]
+    assert not [p.name for p in (tmp_path / "checkpoints").glob("*")]  # no .ckpt, no .tmp

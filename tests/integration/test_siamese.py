@@ -1,0 +1,224 @@
+"""The Siamese verifier through the real entry flow: fast_dev_run, identity-folder train → LFW 10-fold eval,
+predict (pair decision and .npz export), sweepable keys and config errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import MissingConfigException
+from tests.unit.test_verification_data import write_identity_folder, write_lfw
+
+from src.runtime.config_check import validate
+from src.runtime.errors import ConfigError
+from tests.conftest import make_cfg, run_train
+
+TINY_NET = [
+    "model=siamese",
+    "model.encoder.widths=[8,16]",
+    "model.reductor.dims=[16]",
+    "model.reductor.embedding_size=8",
+]
+TINY_FACES = [
+    *TINY_NET,
+    "data.image_size=24",
+    "data.identities_per_batch=4",
+    "data.images_per_identity=2",
+    "data.batch_size=16",
+    "data.reader.num_train_identities=8",
+    "data.reader.images_per_identity=4",
+    "data.reader.num_val_identities=4",
+    "data.reader.num_test_identities=4",
+    "data.reader.eval_images_per_identity=3",
+    "data.reader.num_val_pairs=20",
+    "data.reader.num_test_pairs=20",
+]
+
+
+@pytest.mark.parametrize("loss", ["contrastive", "arcface"])
+def test_fast_dev_run(tmp_path, loss):
+    cfg = make_cfg(tmp_path, [*TINY_FACES, "debug=fdr", f"model/loss={loss}"])
+    run_train(cfg)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    for key in ("val/auroc", "val/eer", "val/acc", "val/tar_far1e-2", "val/tar_far1e-3"):
+        assert 0.0 <= metrics[key] <= 1.0
+
+
+def test_margin_sweep_and_other_keys_compose(tmp_path):
+    for override in (
+        "model.loss.margin=0.25",
+        "model.distance=cosine",
+        "model/loss=supcon",
+        "model/loss=contrastive model.loss.margin=0.5",
+        "model/loss=arcface model.loss.scale=64",
+        "model/optim=sgd model.optim.momentum=0.8",
+        "model/schedule=constant ~model.schedule.min_lr_ratio",
+        "model.reductor.embedding_size=32",
+    ):
+        validate(make_cfg(tmp_path, ["model=siamese", *override.split()]))
+
+
+def test_config_errors_name_the_key(tmp_path):
+    from src.runtime.instantiate import build
+
+    cfg = make_cfg(tmp_path, ["model=siamese", "model.distance=manhattan"])
+    with pytest.raises(ConfigError, match="model.distance"):
+        build(cfg.model, "model")
+    with pytest.raises(MissingConfigException, match="model/loss"):
+        make_cfg(tmp_path, ["model=siamese", "model/loss=hinge"])
+    cfg = make_cfg(tmp_path, ["model=siamese", "model.loss.margin=-1"])
+    with pytest.raises(ConfigError, match="model.loss.margin"):
+        build(cfg.model, "model")
+    cfg = make_cfg(tmp_path, ["model=siamese", "model/loss=ntxent", "+model.loss.margin=0.2"])
+    with pytest.raises(ConfigError, match="model.loss.margin"):  # a key of another loss
+        validate(cfg)
+    cfg = make_cfg(tmp_path, ["model=siamese", "data=shapes_seg"])
+    with pytest.raises(ConfigError, match="verification model"):
+        validate(cfg)
+
+
+def test_siamese_built_in_python_equals_the_yaml(tmp_path):
+    """Siamese(...) with the values of conf/model/siamese.yaml + its groups = `python train.py model=siamese`."""
+    from functools import partial
+
+    from src.lightning_modules.optim import warmup_cosine
+    from src.lightning_modules.siamese import Siamese
+    from src.losses.verification import Triplet
+    from tests.python_vs_yaml import assert_python_equals_yaml, yaml_values
+
+    values = yaml_values("siamese")
+    module = Siamese(
+        **{
+            **values,
+            "loss": partial(Triplet, **values["loss"]),
+            "optim": partial(torch.optim.AdamW, **values["optim"]),
+            "schedule": partial(warmup_cosine, **values["schedule"]),
+        }
+    )
+    assert_python_equals_yaml("siamese", module, tmp_path)
+    assert (
+        module.criterion.fn.margin == 0.2
+    )  # the triplet's usual margin lives in conf/model/loss/triplet.yaml
+
+
+@pytest.mark.slow
+def test_loss_group_sweep(tmp_path):
+    """`-m model/loss=contrastive,triplet,ntxent`: one job per loss, each built from its own YAML."""
+    import yaml
+
+    from tests.tiny_models import run_cli, tiny
+
+    sweep = tmp_path / "sweep"
+    args = [
+        "-m",
+        *tiny("siamese", "trainer.max_epochs=1", "test=false"),
+        "model/loss=contrastive,triplet,ntxent",
+    ]
+    proc = run_cli([*args, f"hydra.sweep.dir={sweep}"])
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    targets = [
+        yaml.safe_load((sweep / str(i) / ".hydra" / "config.yaml").read_text())["model"]["loss"]
+        for i in range(3)
+    ]
+    assert [t["_target_"].rsplit(".", 1)[1] for t in targets] == ["Contrastive", "Triplet", "NTXent"]
+    assert targets[0]["margin"] == 1.0 and "margin" not in targets[2]
+    for i in range(3):
+        assert 0 <= json.loads((sweep / str(i) / "metrics.json").read_text())["val/auroc"] <= 1
+    assert "model/loss" in (sweep / "summary.md").read_text()
+
+
+@pytest.mark.slow
+def test_identity_folder_train_then_lfw_eval_and_predict(tmp_path):
+    """Train on root/{train,val}/<id>/, evaluate the checkpoint on an LFW-format pairs file (10 folds)."""
+    people = {f"p{i}": 3 for i in range(6)}
+    data = write_identity_folder(tmp_path / "faces", {"train": people, "val": {f"v{i}": 3 for i in range(4)}})
+    run = tmp_path / "run"
+    cfg = make_cfg(
+        run,
+        [
+            *TINY_NET,
+            "data=identity_folder",
+            f"data.root={data}",
+            "data.image_size=24",
+            "data.num_workers=0",
+            "data.identities_per_batch=3",
+            "data.images_per_identity=2",
+            "data.reader.num_val_pairs=20",
+            "data.reader.num_test_pairs=20",
+            "trainer.max_epochs=2",
+        ],
+    )
+    run_train(cfg)
+    ckpt = run / "checkpoints" / "last.ckpt"
+    threshold = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]["threshold"]
+    assert torch.isfinite(threshold)  # calibrated on validation and stored with the weights
+
+    # an LFW folder: 10 folds × (1 matched + 1 mismatched) over 4 people
+    lfw_people = {"Ann_A": 3, "Bob_B": 3, "Cy_C": 2, "Dee_D": 2}
+    lines = ["10\t1"]
+    names = list(lfw_people)
+    for f in range(10):
+        a, b = names[f % 4], names[(f + 1) % 4]
+        lines += [f"{a}\t1\t2", f"{a}\t1\t{b}\t2"]
+    lfw = write_lfw(tmp_path / "lfwroot", lfw_people, lines)
+    from src.pipeline import evaluate
+
+    ecfg = make_cfg(
+        tmp_path / "eval",
+        [
+            *TINY_NET,
+            "data=lfw",
+            f"data.root={lfw}",
+            "data.image_size=24",
+            "data.num_workers=0",
+            f"ckpt_path={ckpt}",
+        ],
+        config_name="eval",
+    )
+    HydraConfig.instance().set_config(ecfg)
+    metrics = evaluate(ecfg)
+    assert 0 <= metrics["test/acc"] <= 1 and metrics["test/acc_std"] >= 0
+    assert {"test/auroc", "test/eer", "test/acc_val_threshold"} <= set(metrics)
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["test/acc"] == pytest.approx(
+        metrics["test/acc"]
+    )
+
+    from src.predict import predict
+
+    a, b = lfw / "lfw" / "Ann_A" / "Ann_A_0001.jpg", lfw / "lfw" / "Bob_B" / "Bob_B_0001.jpg"
+    pcfg = make_cfg(
+        tmp_path / "pred",
+        [
+            *TINY_NET,
+            "data=identity_folder",
+            f"data.root={data}",
+            "data.image_size=24",
+            f"ckpt_path={ckpt}",
+            f"+pair=[{a},{b}]",
+        ],
+        config_name="predict",
+    )
+    HydraConfig.instance().set_config(pcfg)
+    out = predict(pcfg)
+    assert out["threshold"] == pytest.approx(float(threshold))
+    assert out["decision"] == ("same" if out["score"] >= out["threshold"] else "different")
+
+    pcfg = make_cfg(
+        tmp_path / "pred2",
+        [
+            *TINY_NET,
+            "data=identity_folder",
+            f"data.root={data}",
+            "data.image_size=24",
+            f"ckpt_path={ckpt}",
+            f"+source={lfw / 'lfw'}",
+        ],
+        config_name="predict",
+    )
+    HydraConfig.instance().set_config(pcfg)
+    out = predict(pcfg)
+    saved = np.load(out["embeddings"])
+    assert saved["embeddings"].shape == (10, 8) and set(saved["identities"]) == set(lfw_people)
