@@ -20,7 +20,7 @@ train: install  ## the main job: the default model (U-Net) on embedded synthetic
 	$(PY) train.py $(ARGS)
 
 test: install  ## the whole test suite
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q --durations=25 $(PYTEST_ARGS)
 
 test-quick: install  ## the quick set
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)

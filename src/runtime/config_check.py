@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from pathlib import Path
 
 import yaml
 from hydra.utils import get_method
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from src.runtime.conf_dir import conf_dir
 from src.runtime.errors import ConfigError
 from src.runtime.trainer_check import check_trainer
 from src.runtime.value_types import check_value, hints_of
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def target_of(node) -> object | None:
@@ -118,10 +116,10 @@ def global_package(text: str) -> bool:
 def top_level_keys() -> set[str]:
     """Keys a run config may hold at its top: the entry configs' own keys, the config groups, and the
     keys set by `# @package _global_` files (experiments, debug modes, searches)."""
-    keys = {"hydra"} | {d.name for d in CONF_DIR.iterdir() if d.is_dir()}
-    for file in CONF_DIR.rglob("*.yaml"):
+    keys = {"hydra"} | {d.name for d in conf_dir().iterdir() if d.is_dir()}
+    for file in conf_dir().rglob("*.yaml"):
         text = file.read_text()
-        if file.parent == CONF_DIR or global_package(text):
+        if file.parent == conf_dir() or global_package(text):
             keys |= {k for k in (yaml.safe_load(text) or {}) if k != "defaults"}
     return keys
 
@@ -179,7 +177,7 @@ def task_of(node: DictConfig, group: str) -> str:
 def data_options_for(task: str) -> list[str]:
     """Names of the data configs in conf/data whose DataModule serves `task`."""
     names = []
-    for file in sorted((CONF_DIR / "data").glob("*.yaml")):
+    for file in sorted((conf_dir() / "data").glob("*.yaml")):
         target = (yaml.safe_load(file.read_text()) or {}).get("_target_")
         try:
             if target and getattr(get_method(target), "task", None) == task:

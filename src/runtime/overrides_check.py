@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra._internal.utils import get_args_parser
@@ -21,9 +20,8 @@ from hydra.errors import HydraException, MissingConfigException, OverrideParseEx
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
+from src.runtime.conf_dir import conf_dir
 from src.runtime.errors import ConfigError
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def first_line(err: BaseException) -> str:
@@ -33,7 +31,7 @@ def first_line(err: BaseException) -> str:
 
 def group_options(group: str) -> list[str] | None:
     """The options of config group `group` (conf/<group>/*.yaml), or None if it is not a group."""
-    folder = CONF_DIR / group
+    folder = conf_dir() / group
     return sorted(f.stem for f in folder.glob("*.yaml")) if folder.is_dir() else None
 
 
@@ -68,7 +66,7 @@ def representative(override: Override) -> str | None:
 
 
 def compose_quietly(config_name: str, overrides: list[str]) -> DictConfig:
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         return compose(config_name=config_name, overrides=overrides)
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 from hydra.core.hydra_config import HydraConfig
-from tests.integration.test_detection_data import NAMES, scenes, write_coco, write_voc, write_yolo
 
 from src.data.detection.yolo_format import YoloDet
 from src.data.segmentation.mask_folder import MaskFolder
@@ -20,6 +19,7 @@ from src.runtime.config_check import validate
 from src.runtime.errors import ConfigError, DataError
 from src.runtime.instantiate import build
 from tests.conftest import make_cfg
+from tests.integration.test_detection_data import NAMES, scenes, write_coco, write_voc, write_yolo
 from tests.seg_data_utils import write_mask_folder
 from tests.seg_data_utils import write_voc as write_voc_seg
 from tests.tiny_models import run_cli

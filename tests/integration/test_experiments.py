@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from experiments.transposed_conv.run import run as run_transposed_conv
 
 
@@ -12,6 +14,7 @@ def test_transposed_conv_study_regenerates_its_readme(tmp_path):
     assert "ConvTranspose2d: True" in (tmp_path / "README.md").read_text()
 
 
+@pytest.mark.slow
 def test_quick_studies_regenerate_tables_plots_and_readmes(tmp_path):
     """Quick mode of studies 1–3 (a few batches on tiny data): sweep → table, plot, README results block."""
     from experiments.decoder_depth.run import run as run_decoder_depth

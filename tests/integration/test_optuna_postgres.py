@@ -14,9 +14,9 @@ import optuna
 import pytest
 import yaml
 from optuna.trial import TrialState
+
 from tests.integration.test_optuna import search_args
 from tests.integration.test_optuna_sweeper import search, two_searches_share_one_study
-
 from tests.tiny_models import MODELS, start_cli
 
 URL = os.environ.get(

@@ -10,11 +10,11 @@ import pytest
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import MissingConfigException
-from tests.unit.test_verification_data import write_identity_folder, write_lfw
 
 from src.runtime.config_check import validate
 from src.runtime.errors import ConfigError
 from tests.conftest import make_cfg, run_train
+from tests.unit.test_verification_data import write_identity_folder, write_lfw
 
 TINY_NET = [
     "model=siamese",

@@ -13,6 +13,8 @@ import sys
 import pytest
 import torch
 
+pytest.importorskip("ultralytics")  # the optional extra (`pip install -e .[yolo11]`; `make install` adds it)
+
 from src.lightning_modules.optim import param_groups
 from src.runtime.config_check import validate
 from src.runtime.errors import ConfigError
