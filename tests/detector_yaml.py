@@ -8,19 +8,11 @@ from functools import partial
 import yaml
 from hydra.utils import get_method
 
+from tests.python_vs_yaml import merge
 from tests.tiny_models import ROOT
 
 CONF = ROOT / "conf"
 HEADS = {"yolo": "anchor", "yolov1": "v1", "yolo11": "yolo11"}
-
-
-def merged(base: dict, patch: dict) -> dict:
-    out = dict(base)
-    for key, value in patch.items():
-        out[key] = (
-            merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-        )
-    return out
 
 
 def model_values(model: str) -> dict:
@@ -28,7 +20,7 @@ def model_values(model: str) -> dict:
     values = yaml.safe_load((CONF / "model" / f"{model}.yaml").read_text())
     parents = [d for d in values.pop("defaults", []) if isinstance(d, str) and d != "_self_" and "/" not in d]
     for parent in parents:
-        values = merged(model_values(parent), values)
+        values = merge(model_values(parent), values)
     return values
 
 

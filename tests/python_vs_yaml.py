@@ -22,11 +22,11 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 HYDRA_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_")
 
 
-def _merge(base: dict, over: dict) -> dict:
+def merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for key, value in over.items():
         out[key] = (
-            _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+            merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
         )
     return out
 
@@ -47,8 +47,8 @@ def yaml_values(model: str) -> dict:
             if not group.startswith(("/", "override")):
                 merged[group] = yaml.safe_load((CONF / "model" / group / f"{option}.yaml").read_text())
         elif entry != "_self_":
-            merged = _merge(merged, yaml_values(entry))  # another model config (yolov1 extends yolo)
-    return _strip(_merge(merged, raw))
+            merged = merge(merged, yaml_values(entry))  # another model config (yolov1 extends yolo)
+    return _strip(merge(merged, raw))
 
 
 def _plain(value: Any) -> Any:

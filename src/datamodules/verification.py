@@ -15,6 +15,7 @@ from src.data.common.samplers import PKBatchSampler
 from src.data.common.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    Transformed,
     augment_config,
     eval_transform,
     train_transform,
@@ -24,24 +25,6 @@ from src.datamodules.batch_colour import BatchColour
 from src.runtime.errors import check, check_choice
 
 SAMPLERS = ("pk", "random")
-
-
-class ImageTransformed(torch.utils.data.Dataset):
-    """(image, identity) samples with a v2 transform applied to the image."""
-
-    def __init__(self, dataset, transform):
-        self.dataset, self.transform = dataset, transform
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, i: int):
-        image, label = self.dataset[i]
-        return self.transform(image), label
-
-    @property
-    def targets(self) -> list[int]:
-        return list(self.dataset.targets)
 
 
 class VerificationDataModule(BatchColour, BaseDataModule):
@@ -97,7 +80,7 @@ class VerificationDataModule(BatchColour, BaseDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None and stage in (None, "fit"):
             augment, mean, std = self.worker_colour(self.augment, self.mean, self.std)
-            self.train_set = ImageTransformed(
+            self.train_set = Transformed(
                 self.reader.dataset("train"), train_transform(augment, self.image_size, mean, std)
             )
         if self.val_set is None and stage in (None, "fit", "validate"):

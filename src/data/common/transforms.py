@@ -113,7 +113,8 @@ def eval_transform(image_size, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> v2.Compo
 
 
 class Transformed(torch.utils.data.Dataset):
-    """A dataset of samples (tuples of tv_tensors) with a v2 transform applied to each sample."""
+    """A dataset of samples (tuples: image + mask, or image + identity) with a v2 transform applied to each
+    sample; v2 transforms the tv_tensors (and the first plain tensor, the image) and passes labels through."""
 
     def __init__(self, dataset, transform):
         self.dataset, self.transform = dataset, transform
@@ -123,3 +124,8 @@ class Transformed(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int):
         return self.transform(*self.dataset[i])
+
+    @property
+    def targets(self) -> list[int]:
+        """The identities of a labelled dataset (what the P×K sampler groups by)."""
+        return list(self.dataset.targets)

@@ -12,6 +12,7 @@ import logging
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from src.data.common.voc_folder import find_voc_dir
 from src.data.detection.records import RecordDataset, cached_scan, check_box, image_size_of, make_record
 from src.runtime.data_checks import first_duplicate, parse_xml
 from src.runtime.errors import ConfigError, DataError, check
@@ -22,14 +23,6 @@ VOC_CLASSES = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
     "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
 )  # fmt: skip
-
-
-def find_year_dir(root: Path, year: str) -> Path:
-    """`root` may be VOCdevkit's parent, VOCdevkit itself, or the VOC<year> folder."""
-    for cand in (root / "VOCdevkit" / f"VOC{year}", root / f"VOC{year}", root):
-        if (cand / "Annotations").is_dir():
-            return cand
-    raise DataError(root, f"no VOC{year} folder with Annotations/ under it (expected VOCdevkit/VOC{year})")
 
 
 def parse_annotation(
@@ -81,7 +74,7 @@ class VocDet:
         train_difficult: bool = True,
     ):
         check(bool(root), "root", "the folder holding VOCdevkit: set data.root=<path>", root)
-        self.dir = find_year_dir(Path(root).expanduser(), str(year))
+        self.dir = find_voc_dir(Path(root).expanduser(), str(year), "Annotations")
         self.split_files = {"train": train_split, "val": val_split}
         if test_split:
             self.split_files["test"] = test_split

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from src.data.common.voc_folder import find_voc_dir
 from src.data.segmentation.mask_folder import VERIFY, SegmentationFiles, read_class_names
 from src.runtime.data_checks import first_duplicate
 from src.runtime.errors import ConfigError, DataError, check, check_choice
@@ -33,21 +34,6 @@ NAME_FILES = (
     "classes.txt",
     "class_names.txt",
 )  # one name a line, background first (labelme2voc: class_names.txt)
-
-
-def find_voc_dir(root: Path, year: str) -> Path:
-    """The VOC<year> folder under root (root/VOCdevkit/VOC<year>, root/VOC<year> or root itself)."""
-    years = ("2012", "2007") if year == "auto" else (year,)
-    candidates = [base / f"VOC{y}" for y in years for base in (root / "VOCdevkit", root)]
-    candidates.append(root)
-    for folder in candidates:
-        if (folder / "JPEGImages").is_dir():
-            return folder
-    wanted = " or ".join(f"VOCdevkit/VOC{y}" for y in years)
-    raise DataError(
-        root,
-        f"no VOC dataset here: expected {wanted} holding JPEGImages/, SegmentationClass/, ImageSets/Segmentation/",
-    )
 
 
 def read_id_list(path: Path) -> list[tuple[int, str]]:
@@ -100,7 +86,7 @@ class VocSeg:
             raise DataError(
                 self.root, "dataset folder not found (set data.root to the folder holding VOCdevkit/)"
             )
-        self.voc_dir = find_voc_dir(self.root, year)
+        self.voc_dir = find_voc_dir(self.root, year, "SegmentationClass")
         self.mask_dir, self.num_classes, self.ignore_index, self.verify = (
             mask_dir,
             num_classes,
