@@ -21,7 +21,7 @@ def _original_line(text: str, type_name: str) -> str:
 
 
 class ConfigError(ValueError):
-    """A config key holds a value that cannot work. `key` is a dotted path such as `model.depth`."""
+    """A config key holds a value that cannot work. `key` is a dotted path such as `model.net.depth`."""
 
     def __init__(self, key: str, message: str | None = None):
         if message is None:  # re-raised from a worker process: one argument, the traceback text
@@ -34,7 +34,7 @@ class ConfigError(ValueError):
         return ConfigError, (self.key, self.message)
 
     def under(self, prefix: str) -> ConfigError:
-        """The same error with its key placed under `prefix` (e.g. `depth` -> `model.depth`)."""
+        """The same error with its key placed under `prefix` (e.g. `depth` -> `model.net.depth`)."""
         return ConfigError(f"{prefix}.{self.key}" if self.key else prefix, self.message)
 
 

@@ -101,11 +101,11 @@ def test_resume_with_another_depth_names_the_key(tmp_path):
     from src.runtime.errors import ConfigError
     from src.runtime.saved_config import check_resume_config
 
-    saved = make_cfg(tmp_path, tiny("unet", "model.depth=2"))
+    saved = make_cfg(tmp_path, tiny("unet", "model.net.depth=2"))
     _save_run_config(tmp_path, saved)
-    check_resume_config(tmp_path, make_cfg(tmp_path, tiny("unet", "model.depth=2", "trainer.max_epochs=9")))
+    check_resume_config(tmp_path, make_cfg(tmp_path, tiny("unet", "model.net.depth=2", "trainer.max_epochs=9")))
     with pytest.raises(ConfigError, match=r"model\.depth=2 \(now 3\)"):
-        check_resume_config(tmp_path, make_cfg(tmp_path, tiny("unet", "model.depth=3")))
+        check_resume_config(tmp_path, make_cfg(tmp_path, tiny("unet", "model.net.depth=3")))
 
 
 @pytest.mark.parametrize("model", MODELS)

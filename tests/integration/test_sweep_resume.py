@@ -59,8 +59,8 @@ CFG = {"train": True, "ckpt_path": None, "optimized_metric": "val/miou", "sweep_
     ],
 )
 def test_plan(tmp_path, status, same, last, action):
-    overrides = ["model.depth=2"]
-    run = job_folder(tmp_path, {"status": status}, overrides if same else ["model.depth=3"], last)
+    overrides = ["model.net.depth=2"]
+    run = job_folder(tmp_path, {"status": status}, overrides if same else ["model.net.depth=3"], last)
     cfg = OmegaConf.create(CFG)
     decision = plan(cfg, run, overrides, multirun=True)
     assert decision.action == action
@@ -99,7 +99,7 @@ def test_killed_grid_sweep_resumes(tmp_path):
         "+callbacks.kill.job=1",
     ]
     overrides = tiny("unet", "trainer.max_epochs=2", "test=false", "callbacks.early_stopping=null")
-    args = ["-m", *overrides, *kill, "model.depth=1,2", f"hydra.sweep.dir={sweep}"]
+    args = ["-m", *overrides, *kill, "model.net.depth=1,2", f"hydra.sweep.dir={sweep}"]
     first = run_cli(args)
     assert first.returncode == -signal.SIGKILL, (first.stdout + first.stderr)[-3000:]
     assert json.loads((sweep / "0" / "status.json").read_text())["status"] == "ok"
