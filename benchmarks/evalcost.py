@@ -1,4 +1,5 @@
 """Evaluation cost: where a validation epoch's time goes, and what the metrics cost at scale.
+(One file over 300 lines: three measurements of one question, evaluation cost, reported as one table.)
 
 1. A validation epoch (`trainer.validate`) of each model on its default data, split into the network
    forward pass, the rest of the validation steps (loss, box decoding + NMS, metric updates), the epoch

@@ -1,4 +1,5 @@
 """Time to quality on real images (benchmarks/_real_data.py), ours vs the peer a user would pick instead.
+(One file over 300 lines: the runs, the level-at-budget table and the plot of one benchmark; the peers' loops live in _real_peers.py.)
 
 Every side trains alone, with one torch thread and one loader worker, at its own sensible settings, and is
 stopped once its training clock (validation excluded) passes 4× the budget; the metric after each epoch is

@@ -1,4 +1,5 @@
 """Time to quality against the tools users would pick instead, on the same data and the same CPU.
+(One file over 300 lines: each pair's ours-vs-peer runs are kept side by side so their settings can be compared at a glance.)
 
 Each pair trains for about the same seconds (`EPOCHS`: ours, peer) on the same data; after every epoch the validation
 metric is recorded against the training wall-clock (validation time excluded on both sides):

@@ -1,4 +1,5 @@
 """Study 2: IoU thresholds in detection — assignment IoU, NMS IoU, mAP@0.5 / @0.75 / @[.5:.95], heads.
+(One file over 300 lines: the study's two sweeps, the NMS re-evaluation and its report belong together.)
 
 1. Training at one fixed budget (conf/experiment/iou_thresholds.yaml: 10 epochs, no early stopping):
    `python train.py -m experiment=iou_thresholds` — the anchor head at `model.head.assign_iou` 0.1/0.25/0.5 —

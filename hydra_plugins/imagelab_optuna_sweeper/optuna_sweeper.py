@@ -1,4 +1,5 @@
 """A Hydra sweeper on current Optuna, a drop-in superset of hydra-optuna-sweeper (docs/sweeps-and-scale.md).
+(One file over 300 lines: Hydra's Sweeper interface is one class whose batch loop ties the study, the launcher and the results together.)
 
 Each trial is one Hydra job (run folder `<sweep folder>/<trial number>`; with `seeds`, one job per seed,
 `<trial number>_seed<s>`) launched by whatever `hydra/launcher` is configured; the task function's
