@@ -104,7 +104,7 @@ def test_resume_with_another_depth_names_the_key(tmp_path):
     saved = make_cfg(tmp_path, tiny("unet", "model.net.depth=2"))
     _save_run_config(tmp_path, saved)
     check_resume_config(tmp_path, make_cfg(tmp_path, tiny("unet", "model.net.depth=2", "trainer.max_epochs=9")))
-    with pytest.raises(ConfigError, match=r"model\.depth=2 \(now 3\)"):
+    with pytest.raises(ConfigError, match=r"model\.net\.depth=2 \(now 3\)"):
         check_resume_config(tmp_path, make_cfg(tmp_path, tiny("unet", "model.net.depth=3")))
 
 
@@ -140,7 +140,7 @@ def test_diverging_unet_stops_with_one_line_and_no_bad_checkpoint(tmp_path):
     proc = run_cli(
         [
             *tiny("unet"),
-            "model.optim.name=adamw",
+            "model/optim=adamw",
             "model.optim.lr=1e6",
             "trainer.max_epochs=2",
             f"hydra.run.dir={run_dir}",
