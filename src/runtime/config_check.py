@@ -128,10 +128,13 @@ def config_name(cfg: DictConfig) -> str | None:
     """train / eval / predict: the entry config of this run (None when unknown)."""
     from hydra.core.hydra_config import HydraConfig
 
+    own = OmegaConf.select(cfg, "hydra.job.config_name", default=None)  # a composed cfg names itself
+    if own is not None:
+        return own
     try:
         return HydraConfig.get().job.config_name  # a real run: the task's cfg has no `hydra` node
     except ValueError:
-        return OmegaConf.select(cfg, "hydra.job.config_name", default=None)
+        return None
 
 
 # what `predict.py` reads from the request (`+source=<image or folder>`, `+pair=[a,b]`, `+pairs=<file>`, `+scales=[...]`)
