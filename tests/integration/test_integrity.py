@@ -103,7 +103,9 @@ def test_resume_with_another_depth_names_the_key(tmp_path):
 
     saved = make_cfg(tmp_path, tiny("unet", "model.net.depth=2"))
     _save_run_config(tmp_path, saved)
-    check_resume_config(tmp_path, make_cfg(tmp_path, tiny("unet", "model.net.depth=2", "trainer.max_epochs=9")))
+    check_resume_config(
+        tmp_path, make_cfg(tmp_path, tiny("unet", "model.net.depth=2", "trainer.max_epochs=9"))
+    )
     with pytest.raises(ConfigError, match=r"model\.net\.depth=2 \(now 3\)"):
         check_resume_config(tmp_path, make_cfg(tmp_path, tiny("unet", "model.net.depth=3")))
 
