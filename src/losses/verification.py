@@ -19,6 +19,7 @@ with its `distance` and `embedding_size`.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import torch
 from torch import nn
@@ -37,7 +38,7 @@ def pml_distance(metric: str):
     return CosineSimilarity() if metric == "cosine" else LpDistance(p=2, power=1, normalize_embeddings=False)
 
 
-class VerificationLoss(nn.Module):
+class VerificationLoss(nn.Module, ABC):
     """`forward(embeddings, labels) -> {"loss", "pos_dist", "neg_dist"}`; subclasses define `loss`."""
 
     needs_classes = False  # arcface / cosface: class centres sized from the training identities
@@ -47,8 +48,8 @@ class VerificationLoss(nn.Module):
         check_choice(distance, "distance", DISTANCES)
         self.metric, self.embedding_size = distance, embedding_size
 
-    def loss(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+    @abstractmethod
+    def loss(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor: ...
 
     def set_num_classes(self, num_classes: int) -> None:
         """Only the class-centre losses need the number of training identities."""
@@ -148,8 +149,8 @@ class ClassCentreLoss(VerificationLoss):
         if num_classes:
             self.set_num_classes(num_classes)
 
-    def build(self, num_classes: int) -> nn.Module:
-        raise NotImplementedError
+    @abstractmethod
+    def build(self, num_classes: int) -> nn.Module: ...
 
     def set_num_classes(self, num_classes: int) -> None:
         """Create the class-centre matrix (no-op when already of that size)."""

@@ -7,12 +7,13 @@ of a single-process predict; `summary()` is what `predict.py` prints.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 
-class PredictionWriter(BasePredictionWriter):
+class PredictionWriter(BasePredictionWriter, ABC):
     def __init__(self, out_dir: str | Path, files: list[Path], class_names: list[str] | None = None):
         super().__init__(write_interval="batch")
         self.out_dir, self.files = Path(out_dir), list(files)
@@ -24,8 +25,8 @@ class PredictionWriter(BasePredictionWriter):
         self.batch_sizes.append(len(files))
         self.write_batch(files, prediction, batch)
 
-    def write_batch(self, files: list[Path], prediction, batch) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def write_batch(self, files: list[Path], prediction, batch) -> None: ...
 
     def on_predict_end(self, trainer, pl_module) -> None:
         if trainer.is_global_zero:

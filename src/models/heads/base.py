@@ -8,11 +8,13 @@ under "loss") and `decode` (raw output → per image {boxes XYXY input px, score
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 from torch import nn
 
 
-class DetectionHead(nn.Module):
+class DetectionHead(nn.Module, ABC):
     def __init__(self, num_classes: int, image_size: tuple[int, int]):
         super().__init__()
         self.num_classes, self.image_size = num_classes, tuple(image_size)
@@ -23,12 +25,13 @@ class DetectionHead(nn.Module):
     def forward(self, images: torch.Tensor):
         return self.net(images)
 
-    def losses(self, out, targets: list[dict]) -> dict[str, torch.Tensor]:
-        raise NotImplementedError
+    @abstractmethod
+    def losses(self, out, targets: list[dict]) -> dict[str, torch.Tensor]: ...
 
+    @abstractmethod
     def decode(
         self, out, score_threshold: float, nms_iou: float, max_det: int, multi_label: bool
     ) -> list[dict[str, torch.Tensor]]:
         """`multi_label`: a box may count for several classes (mAP candidates); heads whose decoding
         always does so ignore it."""
-        raise NotImplementedError
+        ...
