@@ -25,12 +25,32 @@ def model_values(model: str) -> dict:
 
 
 def head_values(head: str) -> dict:
-    return yaml.safe_load((CONF / "model" / "head" / f"{head}.yaml").read_text())
+    """conf/model/head/<head>.yaml with the options its `defaults` picks (the backbone) merged in."""
+    values = yaml.safe_load((CONF / "model" / "head" / f"{head}.yaml").read_text())
+    for entry in values.pop("defaults", []):
+        if isinstance(entry, dict):
+            ((group, option),) = entry.items()
+            option_file = CONF / "model" / "head" / group / f"{option}.yaml"
+            values = merge({group: yaml.safe_load(option_file.read_text())}, values)
+    return values
+
+
+def partials(values: dict) -> dict:
+    """Nested `_target_` + `_partial_: true` nodes (a head's backbone) as functools.partial objects."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and "_target_" in value:
+            node = dict(value)
+            target = get_method(node.pop("_target_"))
+            node.pop("_partial_", None)
+            value = partial(target, **partials(node))
+        out[key] = value
+    return out
 
 
 def build_head(head: str, num_classes: int, image_size, **overrides):
     """A detector head from its YAML values, with `overrides` (e.g. weights=..., freeze=...)."""
-    values = {**head_values(head), **overrides}
+    values = partials({**head_values(head), **overrides})
     target = get_method(values.pop("_target_"))
     values.pop("_partial_", None)
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
@@ -45,7 +65,7 @@ def build_detector(
     from tests.python_vs_yaml import optim_and_schedule
 
     values = {**model_values(model), **optim_and_schedule(model), **overrides}
-    head_cfg = {**head_values(HEADS[model]), **(head or {})}
+    head_cfg = partials({**head_values(HEADS[model]), **(head or {})})
     target = get_method(head_cfg.pop("_target_"))
     head_cfg.pop("_partial_", None)
     values.pop("_target_")

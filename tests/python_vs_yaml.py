@@ -37,14 +37,16 @@ def _strip(node: Any) -> Any:
     return node
 
 
-def yaml_values(model: str) -> dict:
-    """The model's keys as its YAML files hold them (group options merged in, Hydra's keys left out)."""
+def yaml_values(model: str, options: dict[str, str] | None = None) -> dict:
+    """The model's keys as its YAML files hold them (group options merged in, Hydra's keys left out);
+    `options` picks other group options, as `model/net=smp` does on the command line."""
     raw = yaml.safe_load((CONF / "model" / f"{model}.yaml").read_text())
     merged: dict = {}
     for entry in raw.pop("defaults", []):
         if isinstance(entry, dict):
             ((group, option),) = entry.items()
             if not group.startswith(("/", "override")):
+                option = (options or {}).get(group, option)
                 merged[group] = yaml.safe_load((CONF / "model" / group / f"{option}.yaml").read_text())
         elif entry != "_self_":
             merged = merge(merged, yaml_values(entry))  # another model config (yolov1 extends yolo)

@@ -2,7 +2,7 @@
 
 Add an entry when a model lands on main (`siamese`, `yolo`): every test of tests/integration/test_sweeps.py,
 test_optuna*.py, test_wandb.py, test_resume.py and test_ddp.py is parametrised over MODELS.
-Each entry: the overrides that make one epoch take a second or two on CPU, and a cheap swept key
+Each entry: the overrides (besides `model=<name>`) that make one epoch take a second or two on CPU, and a cheap swept key
 with two valid values and one invalid value (for the failed-job row of a sweep).
 """
 
@@ -21,7 +21,6 @@ COMMON = [
 
 TINY: dict[str, list[str]] = {
     "unet": [
-        "model=unet",
         "model.net.depth=2",
         "model.net.base_channels=8",
         "data.image_size=32",
@@ -32,7 +31,6 @@ TINY: dict[str, list[str]] = {
         "data.num_workers=0",
     ],
     "siamese": [
-        "model=siamese",
         "model.encoder.widths=[8,16]",
         "model.reductor.dims=[32]",
         "model.reductor.embedding_size=16",
@@ -50,7 +48,6 @@ TINY: dict[str, list[str]] = {
         "data.reader.num_test_pairs=20",
     ],
     "yolo": [
-        "model=yolo",
         "data.image_size=64",
         "data.reader.num_train=16",
         "data.reader.num_val=8",
@@ -87,7 +84,7 @@ MODELS = [m for m in TINY if (ROOT / "conf" / "model" / f"{m}.yaml").is_file()]
 
 
 def tiny(model: str, *extra: str) -> list[str]:
-    return [*TINY[model], *COMMON, *extra]
+    return [f"model={model}", *TINY[model], *COMMON, *extra]
 
 
 def run_cli(args: list[str], timeout: float = 600, project_root: Path | None = None, **kwargs):

@@ -9,7 +9,7 @@ import lightning.pytorch as pl
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset
 
-from src.runtime.errors import check
+from src.runtime.errors import ConfigError, check
 from src.runtime.seeded_data import (
     ResumableLoader,
     SeededBatches,
@@ -64,6 +64,29 @@ class BaseDataModule(pl.LightningDataModule):
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
         self.resume_point: tuple[int, int] | None = None
+
+    def resolve_classes(self, reader, num_classes: int | str, minimum: int) -> None:
+        """Set `num_classes` and `class_names` from the reader's class names (`num_classes: auto`), or
+        check a given count against them; a reader without names gets `class_<i>`."""
+        names = getattr(reader, "class_names", None)
+        if num_classes == "auto":
+            if not names:
+                raise ConfigError("num_classes", f"{type(reader).__name__} knows no class names: set a count")
+            num_classes = len(names)
+        check(
+            isinstance(num_classes, int) and num_classes >= minimum,
+            "num_classes",
+            f"'auto' (the dataset's classes) or an integer >= {minimum}",
+            num_classes,
+        )
+        if names is not None and len(names) != num_classes:
+            raise ConfigError(
+                "num_classes",
+                f"is {num_classes} but the dataset has {len(names)} classes: {names} "
+                "(leave it at auto to take the dataset's)",
+            )
+        self.num_classes = num_classes
+        self.class_names = list(names) if names else [f"class_{i}" for i in range(num_classes)]
 
     # a plain function, not a bound method: spawned loader workers (DDP spawn) pickle `collate_fn`, and a
     # bound method would drag the DataModule, its Trainer and the DDP-wrapped model along (unpicklable)

@@ -20,7 +20,7 @@ from src.data.detection.datasets import (
 )
 from src.datamodules.base import BaseDataModule
 from src.datamodules.batch_colour import BatchColour
-from src.runtime.errors import ConfigError, check, check_choice
+from src.runtime.errors import check, check_choice
 
 
 class DetectionDataModule(BatchColour, BaseDataModule):
@@ -29,46 +29,29 @@ class DetectionDataModule(BatchColour, BaseDataModule):
     def __init__(
         self,
         reader,
+        *,
         num_classes: int | str,
-        image_size: int | list[int] = 64,
-        resize: str = "letterbox",
-        augment: dict | None = None,
+        image_size: int | list[int],
+        resize: str,
+        augment: dict | None,
+        batch_size: int,
+        num_workers: int | str,
+        batch_colour: bool,
         mean: list[float] | None = IMAGENET_MEAN,
         std: list[float] | None = IMAGENET_STD,
-        batch_size: int = 16,
-        num_workers: int | str = "auto",
         pin_memory: bool | str = "auto",
         root: str | None = None,
-        *,
-        batch_colour: bool,
     ):
         super().__init__(batch_size, num_workers, pin_memory)
-        names = getattr(reader, "class_names", None)
-        if num_classes == "auto":
-            if not names:
-                raise ConfigError("num_classes", f"{type(reader).__name__} knows no class names: set a count")
-            num_classes = len(names)
-        check(
-            isinstance(num_classes, int) and num_classes >= 1,
-            "num_classes",
-            "'auto' (the dataset's classes) or an integer >= 1",
-            num_classes,
-        )
+        self.resolve_classes(reader, num_classes, minimum=1)
         check_choice(resize, "resize", RESIZE_MODES)
         size = size_pair(image_size)
         check(min(size) >= 16, "image_size", "at least 16 pixels", image_size)
-        self.reader, self.num_classes, self.image_size, self.resize = reader, num_classes, size, resize
+        self.reader, self.image_size, self.resize = reader, size, resize
         self.augment = augment_config(augment, DetAugmentConfig)
         self.mean, self.std = mean, std
         self.root = root  # informational: readers take their own root (${data.root})
-        if names is not None and len(names) != num_classes:
-            raise ConfigError(
-                "num_classes",
-                f"is {num_classes} but the dataset has {len(names)} classes: {names} "
-                "(leave it at auto to take the dataset's)",
-            )
-        self.class_names = list(names) if names else [f"class_{i}" for i in range(num_classes)]
-        self.category_ids = list(getattr(reader, "category_ids", range(num_classes)))
+        self.category_ids = list(getattr(reader, "category_ids", range(self.num_classes)))
         self.init_batch_colour(batch_colour, self.augment, mean, std)
 
     def setup(self, stage: str | None = None) -> None:

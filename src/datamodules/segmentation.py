@@ -11,7 +11,6 @@ from src.data.common.transforms import (
     train_transform,
 )
 from src.datamodules.base import BaseDataModule
-from src.runtime.errors import ConfigError, check
 
 
 class SegmentationDataModule(BaseDataModule):
@@ -22,41 +21,23 @@ class SegmentationDataModule(BaseDataModule):
     def __init__(
         self,
         reader,
+        *,
         num_classes: int | str,
-        image_size: int | list[int] = 64,
-        augment: dict | None = None,
+        image_size: int | list[int],
+        augment: dict | None,
+        batch_size: int,
+        num_workers: int | str,
         mean: list[float] | None = IMAGENET_MEAN,
         std: list[float] | None = IMAGENET_STD,
-        batch_size: int = 16,
-        num_workers: int | str = "auto",
         pin_memory: bool | str = "auto",
         root: str | None = None,
     ):
         super().__init__(batch_size, num_workers, pin_memory)
-        names = getattr(reader, "class_names", None)
-        if num_classes == "auto":
-            if not names:
-                raise ConfigError("num_classes", f"{type(reader).__name__} knows no class names: set a count")
-            num_classes = len(names)
-        check(
-            isinstance(num_classes, int) and num_classes >= 2,
-            "num_classes",
-            "'auto' (the dataset's classes) or an integer >= 2",
-            num_classes,
-        )
-        self.reader = reader
-        self.num_classes = num_classes
-        self.image_size = image_size
+        self.resolve_classes(reader, num_classes, minimum=2)  # background + at least one class
+        self.reader, self.image_size = reader, image_size
         self.augment = augment_config(augment)
         self.mean, self.std = mean, std
         self.root = root  # informational: readers take their own root
-        if names is not None and len(names) != num_classes:
-            raise ConfigError(
-                "num_classes",
-                f"is {num_classes} but the dataset has {len(names)} classes: {names} "
-                "(leave it at auto to take the dataset's)",
-            )
-        self.class_names = list(names) if names else [f"class_{i}" for i in range(num_classes)]
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None and stage in (None, "fit"):

@@ -33,20 +33,20 @@ class VerificationDataModule(BatchColour, BaseDataModule):
     def __init__(
         self,
         reader,
-        image_size: int | list[int] = 48,
-        augment: dict | None = None,
+        *,
+        image_size: int | list[int],
+        augment: dict | None,
+        identities_per_batch: int,
+        images_per_identity: int,
+        batch_size: int,
+        num_workers: int | str,
+        batch_colour: bool,
         mean: list[float] | None = IMAGENET_MEAN,
         std: list[float] | None = IMAGENET_STD,
         sampler: str = "pk",
-        identities_per_batch: int = 16,
-        images_per_identity: int = 4,
-        batch_size: int = 64,
-        num_workers: int | str = "auto",
         pin_memory: bool | str = "auto",
         seed: int = 0,
         root: str | None = None,
-        *,
-        batch_colour: bool,
     ):
         super().__init__(batch_size, num_workers, pin_memory)
         check_choice(sampler, "sampler", SAMPLERS)

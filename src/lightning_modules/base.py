@@ -20,13 +20,11 @@ from src.runtime.finite_guard import HINT, NonFiniteError
 
 
 def plain_node(node: Callable) -> dict:
-    """`functools.partial(f, **keys)` -> {"_target_": "module.f", **keys} (a config node again)."""
+    """`functools.partial(f, **keys)` -> {"_target_": "module.f", **keys} (a config node again); a partial
+    among the keys (a head's backbone) becomes a node too."""
     func = getattr(node, "func", node)
-    return {
-        "_target_": f"{func.__module__}.{func.__qualname__}",
-        "_partial_": True,
-        **getattr(node, "keywords", {}),
-    }
+    keys = {k: plain_node(v) if callable(v) else v for k, v in getattr(node, "keywords", {}).items()}
+    return {"_target_": f"{func.__module__}.{func.__qualname__}", "_partial_": True, **keys}
 
 
 class TaskModule(pl.LightningModule):

@@ -20,7 +20,8 @@ from src.data.detection.datasets import target_list, to_original
 from src.lightning_modules.base import TaskModule
 from src.metrics.detection import PrecisionRecall
 from src.models.heads.base import DetectionHead
-from src.runtime.errors import ConfigError, check
+from src.runtime.errors import check
+from src.runtime.instantiate import build_part
 
 log = logging.getLogger("imagelab")
 logging.getLogger("faster_coco_eval").setLevel(
@@ -76,10 +77,7 @@ class Detector(TaskModule):
         self.score_threshold, self.eval_score_threshold = score_threshold, eval_score_threshold
         self.nms_iou, self.max_det = nms_iou, max_det
         self.iou_thresholds = self.parse_ious(map_iou_thresholds)
-        try:
-            self.head = head(num_classes=num_classes, image_size=self.image_size)
-        except ConfigError as err:
-            raise (err if err.key in OWN_KEYS else err.under("head")) from None
+        self.head = build_part("head", head, OWN_KEYS, num_classes=num_classes, image_size=self.image_size)
         self.val_map, self.test_map = self.make_map(), self.make_map()
         self.val_pr, self.test_pr = PrecisionRecall(score_threshold), PrecisionRecall(score_threshold)
         self._plot_batch = None

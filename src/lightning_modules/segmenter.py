@@ -11,39 +11,17 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassF1Score, MulticlassJaccardIndex
 
 from src.lightning_modules.base import TaskModule
-from src.runtime.errors import ConfigError, check, check_choice
-
-LOSSES = ("ce", "dice", "ce_dice")
-
-
-class SegmentationLoss(nn.Module):
-    """Cross-entropy, smp's multiclass Dice, or their sum; pixels equal to `ignore_index` are skipped."""
-
-    def __init__(self, name: str, ignore_index: int, dice_weight: float, class_weights: list[float] | None):
-        super().__init__()
-        from segmentation_models_pytorch.losses import DiceLoss
-
-        check_choice(name, "loss", LOSSES)
-        self.name, self.dice_weight = name, dice_weight
-        weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
-        self.ce = nn.CrossEntropyLoss(weight=weight, ignore_index=ignore_index)
-        self.dice = DiceLoss(mode="multiclass", ignore_index=ignore_index, from_logits=True)
-
-    def forward(self, logits: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        terms = {}
-        if self.name in ("ce", "ce_dice"):
-            terms["ce"] = self.ce(logits, mask)
-        if self.name in ("dice", "ce_dice"):
-            terms["dice"] = self.dice_weight * self.dice(logits, mask)
-        terms["loss"] = sum(terms.values())
-        return terms
+from src.losses.segmentation import SegmentationLoss
+from src.runtime.errors import check
+from src.runtime.instantiate import build_part
 
 
 class Segmenter(TaskModule):
     """Semantic segmentation of (image N×C×H×W, mask N×H×W int64, 255 = ignore) batches.
 
     `net`: a partial network of conf/model/net/ (own U-Net or smp) completed here with `in_channels`
-    and `num_classes`; `loss` picks CE / Dice / CE+Dice. Logs `val/miou` (mean over the classes
+    and `num_classes`; `loss`: a partial loss of conf/model/loss/ (ce | dice | ce_dice) completed with
+    `ignore_index` and `num_classes`. Logs `val/miou` (mean over the classes
     present), `val/dice` and `val/iou_<class>`, and the same under `test/`. Every argument comes from
     conf/model/unet.yaml (no defaults here, so Python and the command line build the same module).
     """
@@ -57,9 +35,7 @@ class Segmenter(TaskModule):
         num_classes: int,
         in_channels: int,
         channels_last: bool,
-        loss: str,
-        dice_weight: float,
-        class_weights: list[float] | None,
+        loss: Callable[..., SegmentationLoss],
         ignore_index: int,
         optim: Callable,
         schedule: Callable,
@@ -75,27 +51,18 @@ class Segmenter(TaskModule):
             plot_every_n_epochs=plot_every_n_epochs,
             num_plot_images=num_plot_images,
         )
-        self.save_hparams(net=net, optim=optim, schedule=schedule)
+        self.save_hparams(net=net, loss=loss, optim=optim, schedule=schedule)
         check(
             isinstance(num_classes, int) and num_classes >= 2, "num_classes", "an integer >= 2", num_classes
         )
-        check(
-            class_weights is None or len(class_weights) == num_classes,
-            "class_weights",
-            f"null or a list of {num_classes} weights (one per class)",
-            class_weights,
-        )
         self.num_classes, self.ignore_index = num_classes, ignore_index
-        try:
-            self.net = net(in_channels=in_channels, num_classes=num_classes)
-        except ConfigError as err:
-            raise (err if err.key.startswith("net") else err.under("net")) from None
-        except TypeError as err:  # a key of conf/model/net/<option>.yaml removed (`~model.net.depth`)
-            raise ConfigError("net", str(err)) from None
+        self.net = build_part("net", net, in_channels=in_channels, num_classes=num_classes)
         self.channels_last = channels_last
         if channels_last:  # NHWC: faster convolutions on CPU (oneDNN) and with mixed precision on GPU
             self.net = self.net.to(memory_format=torch.channels_last)
-        self.criterion = SegmentationLoss(loss, ignore_index, dice_weight, class_weights)
+        self.criterion = build_part(
+            "loss", loss, kind=SegmentationLoss, ignore_index=ignore_index, num_classes=num_classes
+        )
         metrics = MetricCollection(
             {
                 # per-class IoU, NaN for a class absent from both targets and predictions (left out of the mean)

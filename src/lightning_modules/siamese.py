@@ -19,12 +19,15 @@ import torch
 from src.lightning_modules.base import TaskModule
 from src.losses.verification import VerificationLoss
 from src.metrics.verification import accuracy, kfold_accuracy, roc_curve, verification_metrics
+from src.models.backbones import Backbone
 from src.models.siamese import SiameseNet, check_distance, pair_score
-from src.runtime.errors import ConfigError, check
+from src.runtime.errors import check
+from src.runtime.instantiate import build_part
 
 
 class Siamese(TaskModule):
-    """`encoder` / `reductor`: the embedding network (src/models/siamese.py); `loss`: a partial loss of
+    """`encoder`: a partial backbone of conf/model/encoder/ (small_cnn | timm) completed with `in_channels`;
+    `reductor`: the dense layers to the embedding (src/models/siamese.py); `loss`: a partial loss of
     conf/model/loss/ completed here with `distance` and the embedding size. Every argument comes from
     conf/model/siamese.yaml (no defaults here, so Python and the command line build the same module)."""
 
@@ -33,7 +36,9 @@ class Siamese(TaskModule):
     def __init__(
         self,
         *,
-        encoder: dict,
+        encoder: Callable[..., Backbone],
+        in_channels: int,
+        freeze_encoder_epochs: int,
         reductor: dict,
         distance: str,
         loss: Callable[..., VerificationLoss],
@@ -51,24 +56,22 @@ class Siamese(TaskModule):
             plot_every_n_epochs=plot_every_n_epochs,
             num_plot_images=num_plot_images,
         )
-        self.save_hparams(loss=loss, optim=optim, schedule=schedule)
+        self.save_hparams(encoder=encoder, loss=loss, optim=optim, schedule=schedule)
         check_distance(distance)
         self.distance = distance
-        freeze_epochs = encoder.get("freeze_epochs")
         check(
-            isinstance(freeze_epochs, int) and freeze_epochs >= 0,
-            "encoder.freeze_epochs",
+            isinstance(freeze_encoder_epochs, int) and freeze_encoder_epochs >= 0,
+            "freeze_encoder_epochs",
             "an integer >= 0",
-            freeze_epochs,
+            freeze_encoder_epochs,
         )
-        self.freeze_epochs = freeze_epochs
-        self.net = SiameseNet(encoder, reductor)
-        try:
-            self.criterion = loss(distance=distance, embedding_size=self.net.embedding_size)
-        except ConfigError as err:
-            raise (err if err.key.startswith("loss") else err.under("loss")) from None
-        except TypeError as err:  # a key of conf/model/loss/<option>.yaml removed (`~model.loss.margin`)
-            raise ConfigError("loss", str(err)) from None
+        self.freeze_epochs = freeze_encoder_epochs
+        self.net = SiameseNet(
+            build_part("encoder", encoder, kind=Backbone, in_channels=in_channels), reductor
+        )
+        self.criterion = build_part(
+            "loss", loss, kind=VerificationLoss, distance=distance, embedding_size=self.net.embedding_size
+        )
         self.plot_identities = plot_identities
         # the decision threshold on scores, calibrated on validation pairs; saved with the weights
         self.register_buffer("threshold", torch.tensor(math.nan))

@@ -1,8 +1,9 @@
-"""Image backbones shared by the verifier and the detector: a small CNN from scratch, or any timm model.
+"""Image backbones shared by the verifier and the detector, one class per option of `model/encoder`
+(Siamese) and `model/head/backbone` (detector heads): `small_cnn` (from scratch) or `timm` (any timm model).
 
-`build_backbone(...)` returns a module mapping N×C×H×W images to a feature map N×F×H/s×W/s, with
-`out_channels` (F) and `stride` (s) attributes. Pretrained weights only ever come from a local file
-(`weights=<path>`): nothing is downloaded.
+Each maps N×C×H×W images to a feature map N×F×H/s×W/s, with `out_channels` (F) and `stride` (s)
+attributes; the network using it completes the partial with `in_channels`. Pretrained weights only ever
+come from a local file (`weights=<path>`): nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -15,14 +16,32 @@ from torch import nn
 from src.runtime.errors import ConfigError, check
 
 
-class SmallCNN(nn.Module):
+class Backbone(nn.Module):
+    """`body` maps images to features; `weights` (a local file) and `freeze` apply to every backbone."""
+
+    out_channels: int
+    stride: int
+
+    def finish(self, weights: str | None, freeze: bool) -> None:
+        if weights:
+            load_local_weights(self, weights)
+        if freeze:
+            self.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class SmallCNN(Backbone):
     """Conv-BN-SiLU stages, each halving the resolution: fast on CPU, trained from scratch."""
 
     def __init__(
         self,
-        in_channels: int = 3,
-        widths: list[int] | tuple[int, ...] = (16, 32, 64, 128),
-        blocks_per_stage: int = 1,
+        in_channels: int,
+        widths: list[int],
+        blocks_per_stage: int,
+        weights: str | None,
+        freeze: bool,
     ):
         super().__init__()
         check(
@@ -49,26 +68,25 @@ class SmallCNN(nn.Module):
         self.body = nn.Sequential(*layers)
         self.out_channels = int(widths[-1])
         self.stride = 2 ** len(widths)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        self.finish(weights, freeze)
 
 
-class TimmBackbone(nn.Module):
+class TimmBackbone(Backbone):
     """The last feature map of a timm model (`features_only`), e.g. resnet18, efficientnet_b0."""
 
-    def __init__(self, name: str, in_channels: int = 3, out_index: int = -1):
+    def __init__(self, in_channels: int, name: str, weights: str | None, freeze: bool):
         super().__init__()
         import timm
 
         try:
             self.body = timm.create_model(
-                name, pretrained=False, features_only=True, out_indices=(out_index,), in_chans=in_channels
+                name, pretrained=False, features_only=True, out_indices=(-1,), in_chans=in_channels
             )
         except RuntimeError as err:  # timm: "Unknown model (...)"
             raise ConfigError("name", f"{err}; see timm.list_models()") from None
         self.out_channels = int(self.body.feature_info.channels()[-1])
         self.stride = int(self.body.feature_info.reduction()[-1])
+        self.finish(weights, freeze)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)[-1]
@@ -115,23 +133,3 @@ def load_local_weights(
         raise ConfigError(key, f"no tensor in {path} matches the model's parameters (wrong architecture?)")
     module.load_state_dict(loaded, strict=False)
     return len(loaded)
-
-
-def build_backbone(
-    name: str = "small_cnn",
-    in_channels: int = 3,
-    widths: list[int] | None = None,
-    blocks_per_stage: int = 1,
-    weights: str | None = None,
-    freeze: bool = False,
-) -> nn.Module:
-    """`small_cnn` (scratch) or a timm model name; `weights` a local file; `freeze` stops its gradients."""
-    if name == "small_cnn":
-        net = SmallCNN(in_channels, widths or (16, 32, 64, 128), blocks_per_stage)
-    else:
-        net = TimmBackbone(name, in_channels)
-    if weights:
-        load_local_weights(net, weights)
-    if freeze:
-        net.requires_grad_(False)
-    return net

@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from src.models.backbones import build_backbone
 from src.runtime.errors import ConfigError, check, check_choice
 
 DISTANCES = ("euclidean", "cosine")
@@ -65,18 +64,9 @@ class Reductor(nn.Sequential):
 class SiameseNet(nn.Module):
     """images N×C×H×W → embeddings N×`embedding_size` (L2-normalised when `normalize`)."""
 
-    def __init__(self, encoder: dict, reductor: dict):
+    def __init__(self, encoder: nn.Module, reductor: dict):
         super().__init__()
-        enc = dict(encoder)
-        enc.pop("freeze_epochs", None)  # handled by the LightningModule
-        try:
-            self.encoder = build_backbone(**enc)
-        except TypeError as err:
-            raise ConfigError(
-                "encoder", f"{err}; allowed: name, in_channels, widths, blocks_per_stage, weights, freeze"
-            ) from None
-        except ConfigError as err:
-            raise err.under("encoder") from None
+        self.encoder = encoder  # a backbone of src/models/backbones.py (model/encoder)
         red = dict(reductor)
         keys = {"dims", "embedding_size", "normalize", "dropout"}
         if set(red) != keys:

@@ -13,12 +13,14 @@ Both map N×3×H×W images through a backbone (`src.models.backbones`) and a sma
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
 from torchvision.ops import batched_nms, box_convert
 
-from src.models.backbones import build_backbone
+from src.models.backbones import Backbone
+from src.runtime.instantiate import build_part
 
 
 def conv_bn(cin: int, cout: int, k: int = 3) -> nn.Sequential:
@@ -36,12 +38,14 @@ class YoloV1Net(nn.Module):
         num_classes: int,
         grid_size: int,
         boxes_per_cell: int,
-        backbone: dict,
+        backbone: Callable[..., Backbone],
         neck_channels: int,
     ):
         super().__init__()
         self.S, self.B, self.C = grid_size, boxes_per_cell, num_classes
-        self.backbone = build_backbone(**backbone)
+        self.backbone = build_part(
+            "backbone", backbone, in_channels=3
+        )  # RGB: the detection readers decode RGB
         self.neck = nn.Sequential(
             conv_bn(self.backbone.out_channels, neck_channels), conv_bn(neck_channels, neck_channels)
         )
@@ -77,10 +81,14 @@ def decode_v1(
 class AnchorNet(nn.Module):
     """Backbone → neck → 1×1 conv to A·(5 + C) per cell. Output N×A×H'×W'×(5+C) raw logits."""
 
-    def __init__(self, num_classes: int, num_anchors: int, backbone: dict, neck_channels: int):
+    def __init__(
+        self, num_classes: int, num_anchors: int, backbone: Callable[..., Backbone], neck_channels: int
+    ):
         super().__init__()
         self.A, self.C = num_anchors, num_classes
-        self.backbone = build_backbone(**backbone)
+        self.backbone = build_part(
+            "backbone", backbone, in_channels=3
+        )  # RGB: the detection readers decode RGB
         self.stride = self.backbone.stride
         self.neck = nn.Sequential(
             conv_bn(self.backbone.out_channels, neck_channels), conv_bn(neck_channels, neck_channels)

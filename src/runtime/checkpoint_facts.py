@@ -53,7 +53,7 @@ def data_facts(datamodule, model_cfg: dict | None = None) -> dict:
         if value is not None:
             facts[key] = plain(value)
     model_cfg = model_cfg or {}
-    channels = model_cfg.get("in_channels") or (model_cfg.get("encoder") or {}).get("in_channels") or 3
+    channels = model_cfg.get("in_channels") or 3  # the detectors take RGB
     facts["in_channels"] = int(channels)
     return facts
 

@@ -43,3 +43,19 @@ def conf_dir() -> Path:
     if os.environ.get("IMAGELAB_CONF"):
         return Path(os.environ["IMAGELAB_CONF"])
     return _hydra_conf() or _fallback()
+
+
+def group_options(group: str, kind: type) -> list[str]:
+    """The options of conf/<group>/ whose `_target_` builds a `kind` (for error messages)."""
+    import yaml
+    from hydra.utils import get_class
+
+    options = []
+    for path in sorted((conf_dir() / group).glob("*.yaml")):
+        try:
+            target = get_class(yaml.safe_load(path.read_text())["_target_"])
+        except Exception:  # not a class option, or a broken file: not one to offer
+            continue
+        if issubclass(target, kind):
+            options.append(path.stem)
+    return options

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import hydra
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig
@@ -38,3 +41,26 @@ def build_all(node: DictConfig | None, group: str) -> list:
     if not node:
         return []
     return [build(child, f"{group}.{name}") for name, child in node.items() if child and "_target_" in child]
+
+
+def build_part(
+    key: str, factory: Callable, own_keys: tuple[str, ...] = (), kind: type | None = None, **kwargs
+) -> Any:
+    """`factory(**kwargs)`: the partial of a config-group option (`net`, `loss`, `head`, `encoder`) completed
+    with what its owner knows; its config errors are named under `key` (`net.depth`), except those about
+    `own_keys`, which are the owner's own arguments. `kind`: the base class the option must build (a group
+    shared by several models, as `model/loss`, holds other models' options too)."""
+    from src.runtime.conf_dir import group_options
+
+    target = getattr(factory, "func", factory)
+    if kind is not None and not (isinstance(target, type) and issubclass(target, kind)):
+        options = "|".join(group_options(f"model/{key}", kind))
+        name = f"{target.__module__}.{target.__qualname__}"
+        raise ConfigError(key, f"{name} is not a {kind.__name__}: pick model/{key}={options}")
+    try:
+        return factory(**kwargs)
+    except ConfigError as err:
+        own = err.key in own_keys or err.key == key or err.key.startswith(f"{key}.")
+        raise (err if own else err.under(key)) from None
+    except TypeError as err:  # a key of the option's YAML removed (`~model.net.depth`)
+        raise ConfigError(key, str(err)) from None

@@ -64,6 +64,19 @@ CONFIG = [
     (["+foo=1"], ALL, "foo", "unknown top-level key"),
     (["+sed=3"], ALL, "sed", "did you mean seed"),
     (["+model.net.dpeth=3"], ("unet",), "model.net.dpeth", "did you mean depth"),
+    (
+        ["+model.loss.margin=0.2"],
+        ("unet",),
+        "model.loss.margin",
+        "unknown key for src.losses.segmentation.CeDice",
+    ),
+    (
+        ["+model.encoder.name=resnet18"],
+        ("siamese",),
+        "model.encoder.name",
+        "unknown key for src.models.backbones.SmallCNN",
+    ),
+    (["+model.head.backbone.name=resnet18"], ("yolo",), "model.head.backbone.name", "SmallCNN"),
     (["logger=wandb", "logger.wandb.mode=online"], ("unet",), "logger.wandb.mode", "API key"),
 ]
 

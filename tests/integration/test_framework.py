@@ -1,4 +1,4 @@
-"""The shared flow: composition, validation errors, run outputs, train-then-eval, DDP on CPU."""
+"""The shared flow: composition, validation errors, run outputs, DDP on CPU (train → eval per model: tests/model_tester.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import sys
 import lightning.pytorch as pl
 import pytest
 
-from src.pipeline import evaluate
 from src.runtime.config_check import validate
 from src.runtime.errors import ConfigError
 from src.runtime.instantiate import build
@@ -35,13 +34,6 @@ class OtherTaskData(pl.LightningDataModule):
 
     def __init__(self, num_classes: int = 4):
         super().__init__()
-
-
-def test_fast_dev_run_writes_metrics(tmp_path):
-    cfg = make_cfg(tmp_path, [*TINY_UNET, "debug=fdr"])
-    run_train(cfg)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert "val/miou" in metrics and 0.0 <= metrics["val/miou"] <= 1.0
 
 
 @pytest.mark.parametrize(
@@ -113,28 +105,6 @@ def test_cli_error_is_one_line_and_exit_code_2(tmp_path):
     output = proc.stdout + proc.stderr
     assert "Config error: model.net.depth: expected an integer from 1 to 8 (got 0)" in output
     assert "Traceback" not in output
-
-
-def test_train_then_eval_gives_the_same_metric(tmp_path):
-    train_dir, eval_dir = tmp_path / "train", tmp_path / "eval"
-    cfg = make_cfg(train_dir, [*TINY_UNET, "trainer.max_epochs=2", "seed=0"])
-    run_train(cfg)
-    trained = json.loads((train_dir / "metrics.json").read_text())
-    assert (train_dir / "checkpoints" / "last.ckpt").is_file()
-    best = sorted((train_dir / "checkpoints").glob("epoch_*.ckpt"))
-    assert len(best) == 1
-    assert (train_dir / "plots" / "test_predictions.png").is_file()
-    assert {"val/miou", "val/dice", "test/miou", "test/dice"} <= trained.keys()
-
-    eval_cfg = make_cfg(eval_dir, [*TINY_UNET, f"ckpt_path={best[0]}"], config_name="eval")
-    from hydra.core.hydra_config import HydraConfig
-
-    HydraConfig.instance().set_config(eval_cfg)
-    evaluated = evaluate(eval_cfg)
-    assert evaluated["test/miou"] == pytest.approx(trained["test/miou"], abs=1e-6)
-    assert json.loads((eval_dir / "metrics.json").read_text())["test/miou"] == pytest.approx(
-        trained["test/miou"]
-    )
 
 
 @pytest.mark.slow

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
-from src.lightning_modules.segmenter import SegmentationLoss
+from src.losses.segmentation import CeDice, CrossEntropy, Dice
 from src.runtime.instantiate import build
-from tests.conftest import make_cfg, run_train
+from tests.conftest import CONF, make_cfg, run_train
+from tests.model_tester import ModelTester
+from tests.python_vs_yaml import yaml_values
 from tests.seg_data_utils import write_mask_folder, write_voc
+from tests.tiny_models import TINY as TINY_RUNS
 
 TINY = [
     "model.net.depth=2",
@@ -26,10 +31,17 @@ TINY = [
 
 
 # ---- losses -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["ce", "dice", "ce_dice"])
+LOSSES = {  # option of conf/model/loss/ -> the loss built in Python from its YAML's values
+    "ce": lambda: CrossEntropy(ignore_index=255, num_classes=3, class_weights=None),
+    "dice": lambda: Dice(ignore_index=255, num_classes=3),
+    "ce_dice": lambda: CeDice(ignore_index=255, num_classes=3, class_weights=None, dice_weight=1.0),
+}
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
 def test_losses_ignore_pixels_marked_255(name):
     torch.manual_seed(0)
-    criterion = SegmentationLoss(name, ignore_index=255, dice_weight=1.0, class_weights=None)
+    criterion = LOSSES[name]()
     mask = torch.randint(0, 3, (2, 8, 8))
     mask[:, :3] = 255
     logits = torch.randn(2, 3, 8, 8, requires_grad=True)
@@ -44,14 +56,30 @@ def test_losses_ignore_pixels_marked_255(name):
     torch.testing.assert_close(criterion(changed, mask)["loss"], loss["loss"].detach())
 
 
-def test_perfect_logits_give_low_loss_and_unknown_loss_is_refused():
+def test_perfect_logits_give_low_loss_and_other_losses_are_refused(tmp_path):
     from src.runtime.errors import ConfigError
 
     mask = torch.randint(0, 3, (2, 8, 8))
     logits = torch.nn.functional.one_hot(mask, 3).permute(0, 3, 1, 2).float() * 20
-    assert SegmentationLoss("ce_dice", 255, 1.0, None)(logits, mask)["loss"] < 1e-3
-    with pytest.raises(ConfigError, match="loss"):
-        SegmentationLoss("focal", 255, 1.0, None)
+    assert LOSSES["ce_dice"]()(logits, mask)["loss"] < 1e-3
+    weighted = CrossEntropy(ignore_index=255, num_classes=3, class_weights=[1.0, 2.0, 0.5])
+    assert weighted.ce.weight.tolist() == [1.0, 2.0, 0.5]
+    # model/loss is shared with the verifier: its losses are named as not this model's, with the options
+    cfg = make_cfg(tmp_path, ["model=unet", "model/loss=triplet"])
+    with pytest.raises(
+        ConfigError, match=r"loss: .*Triplet is not a SegmentationLoss: pick model/loss=ce\|ce_dice\|dice"
+    ):
+        build(cfg.model, "model")
+    cfg = make_cfg(tmp_path, ["model=siamese", "model/loss=dice"])
+    with pytest.raises(
+        ConfigError, match=r"Dice is not a VerificationLoss: pick model/loss=arcface\|contrastive"
+    ):
+        build(cfg.model, "model")
+    cfg = make_cfg(tmp_path, ["model=unet", "model.loss.class_weights=[1,2]"])
+    with pytest.raises(
+        ConfigError, match=r"model\.loss\.class_weights: expected null or a list of 4 weights"
+    ):
+        build(cfg.model, "model")
 
 
 # ---- metrics ----------------------------------------------------------------------------------------------
@@ -146,13 +174,6 @@ def test_trains_on_a_voc_layout(tmp_path):
     assert "val/iou_background" in metrics and "val/iou_tvmonitor" not in metrics  # absent classes left out
 
 
-def test_smp_backend_fast_dev_run(tmp_path):
-    overrides = ["model=unet", "model/net=smp", "model.net.arch=UnetPlusPlus", "debug=fdr", *TINY]
-    overrides += ["data.reader.num_train=8", "data.reader.num_val=4", "data.reader.num_test=4"]
-    run_train(make_cfg(tmp_path, overrides))
-    assert 0.0 <= read_metrics(tmp_path)["val/miou"] <= 1.0
-
-
 def test_predict_source_errors(tmp_path):
     from src.data.common.image_files import image_sources
     from src.runtime.errors import ConfigError, DataError
@@ -163,3 +184,52 @@ def test_predict_source_errors(tmp_path):
         image_sources(tmp_path / "missing.png")
     with pytest.raises(DataError, match="no images"):
         image_sources(tmp_path)
+
+
+# ---- the model tests every model passes (tests/model_tester.py) ---------------------------------------------
+def segmenter_from_yaml(net: str):
+    """Segmenter(...) in Python with the values of conf/model/unet.yaml, its groups and `model/net=<net>`."""
+    from functools import partial
+
+    from src.lightning_modules.optim import warmup_cosine
+    from src.lightning_modules.segmenter import Segmenter
+    from src.models.smp_nets import build_smp_net
+    from src.models.unet import UNet
+
+    values = yaml_values("unet", {"net": net})
+    return Segmenter(
+        **{
+            **values,
+            "num_classes": yaml.safe_load((Path(CONF) / "data" / "shapes_seg.yaml").read_text())[
+                "num_classes"
+            ],
+            "net": partial({"unet": UNet, "smp": build_smp_net}[net], **values["net"]),
+            "loss": partial(CeDice, **values["loss"]),
+            "optim": partial(torch.optim.AdamW, **values["optim"]),
+            "schedule": partial(warmup_cosine, **values["schedule"]),
+        }
+    )
+
+
+class TestUnet(ModelTester):
+    model = "unet"
+    tiny = TINY_RUNS["unet"]
+    val_metrics = ("val/miou", "val/dice", "val/iou_background")
+    test_metric = "test/miou"
+
+    def python_build(self):
+        module = segmenter_from_yaml("unet")
+        assert (
+            module.net.head.in_channels == 8
+        )  # conf/model/net/unet.yaml's base_channels, not a constructor's
+        return module
+
+
+class TestUnetSmp(TestUnet):
+    """The same module with segmentation-models-pytorch's network (`model/net=smp`)."""
+
+    options = ["model/net=smp"]
+    tiny = [*TINY_RUNS["unet"], "model.net.arch=UnetPlusPlus"]
+
+    def python_build(self):
+        return segmenter_from_yaml("smp")

@@ -14,6 +14,9 @@ from hydra.errors import MissingConfigException
 from src.runtime.config_check import validate
 from src.runtime.errors import ConfigError
 from tests.conftest import make_cfg, run_train
+from tests.model_tester import ModelTester
+from tests.python_vs_yaml import yaml_values
+from tests.tiny_models import TINY as TINY_RUNS
 from tests.unit.test_verification_data import write_identity_folder, write_lfw
 
 TINY_NET = [
@@ -22,29 +25,6 @@ TINY_NET = [
     "model.reductor.dims=[16]",
     "model.reductor.embedding_size=8",
 ]
-TINY_FACES = [
-    *TINY_NET,
-    "data.image_size=24",
-    "data.identities_per_batch=4",
-    "data.images_per_identity=2",
-    "data.batch_size=16",
-    "data.reader.num_train_identities=8",
-    "data.reader.images_per_identity=4",
-    "data.reader.num_val_identities=4",
-    "data.reader.num_test_identities=4",
-    "data.reader.eval_images_per_identity=3",
-    "data.reader.num_val_pairs=20",
-    "data.reader.num_test_pairs=20",
-]
-
-
-@pytest.mark.parametrize("loss", ["contrastive", "arcface"])
-def test_fast_dev_run(tmp_path, loss):
-    cfg = make_cfg(tmp_path, [*TINY_FACES, "debug=fdr", f"model/loss={loss}"])
-    run_train(cfg)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    for key in ("val/auroc", "val/eer", "val/acc", "val/tar_far1e-2", "val/tar_far1e-3"):
-        assert 0.0 <= metrics[key] <= 1.0
 
 
 def test_margin_sweep_and_other_keys_compose(tmp_path):
@@ -78,30 +58,6 @@ def test_config_errors_name_the_key(tmp_path):
     cfg = make_cfg(tmp_path, ["model=siamese", "data=shapes_seg"])
     with pytest.raises(ConfigError, match="verification model"):
         validate(cfg)
-
-
-def test_siamese_built_in_python_equals_the_yaml(tmp_path):
-    """Siamese(...) with the values of conf/model/siamese.yaml + its groups = `python train.py model=siamese`."""
-    from functools import partial
-
-    from src.lightning_modules.optim import warmup_cosine
-    from src.lightning_modules.siamese import Siamese
-    from src.losses.verification import Triplet
-    from tests.python_vs_yaml import assert_python_equals_yaml, yaml_values
-
-    values = yaml_values("siamese")
-    module = Siamese(
-        **{
-            **values,
-            "loss": partial(Triplet, **values["loss"]),
-            "optim": partial(torch.optim.AdamW, **values["optim"]),
-            "schedule": partial(warmup_cosine, **values["schedule"]),
-        }
-    )
-    assert_python_equals_yaml("siamese", module, tmp_path)
-    assert (
-        module.criterion.fn.margin == 0.2
-    )  # the triplet's usual margin lives in conf/model/loss/triplet.yaml
 
 
 @pytest.mark.slow
@@ -188,37 +144,72 @@ def test_identity_folder_train_then_lfw_eval_and_predict(tmp_path):
 
     from src.predict import predict
 
+    def predict_with(folder: str, source: str):
+        pcfg = make_cfg(
+            tmp_path / folder,
+            [
+                *TINY_NET,
+                "data=identity_folder",
+                f"data.root={data}",
+                "data.image_size=24",
+                f"ckpt_path={ckpt}",
+                source,
+            ],
+            config_name="predict",
+        )
+        HydraConfig.instance().set_config(pcfg)
+        return predict(pcfg)
+
     a, b = lfw / "lfw" / "Ann_A" / "Ann_A_0001.jpg", lfw / "lfw" / "Bob_B" / "Bob_B_0001.jpg"
-    pcfg = make_cfg(
-        tmp_path / "pred",
-        [
-            *TINY_NET,
-            "data=identity_folder",
-            f"data.root={data}",
-            "data.image_size=24",
-            f"ckpt_path={ckpt}",
-            f"+pair=[{a},{b}]",
-        ],
-        config_name="predict",
-    )
-    HydraConfig.instance().set_config(pcfg)
-    out = predict(pcfg)
+    out = predict_with("pred", f"+pair=[{a},{b}]")
     assert out["threshold"] == pytest.approx(float(threshold))
     assert out["decision"] == ("same" if out["score"] >= out["threshold"] else "different")
 
-    pcfg = make_cfg(
-        tmp_path / "pred2",
-        [
-            *TINY_NET,
-            "data=identity_folder",
-            f"data.root={data}",
-            "data.image_size=24",
-            f"ckpt_path={ckpt}",
-            f"+source={lfw / 'lfw'}",
-        ],
-        config_name="predict",
-    )
-    HydraConfig.instance().set_config(pcfg)
-    out = predict(pcfg)
+    out = predict_with("pred2", f"+source={lfw / 'lfw'}")
     saved = np.load(out["embeddings"])
     assert saved["embeddings"].shape == (10, 8) and set(saved["identities"]) == set(lfw_people)
+
+
+# ---- the model tests every model passes (tests/model_tester.py) ---------------------------------------------
+def siamese_from_yaml(loss: str):
+    """Siamese(...) in Python with the values of conf/model/siamese.yaml, its groups and `model/loss=<loss>`."""
+    from functools import partial
+
+    from src.lightning_modules.optim import warmup_cosine
+    from src.lightning_modules.siamese import Siamese
+    from src.losses.verification import ArcFace, Triplet
+    from src.models.backbones import SmallCNN
+
+    values = yaml_values("siamese", {"loss": loss})
+    return Siamese(
+        **{
+            **values,
+            "encoder": partial(SmallCNN, **values["encoder"]),
+            "loss": partial({"triplet": Triplet, "arcface": ArcFace}[loss], **values["loss"]),
+            "optim": partial(torch.optim.AdamW, **values["optim"]),
+            "schedule": partial(warmup_cosine, **values["schedule"]),
+        }
+    )
+
+
+class TestSiamese(ModelTester):
+    model = "siamese"
+    tiny = TINY_RUNS["siamese"]
+    val_metrics = ("val/auroc", "val/eer", "val/acc", "val/tar_far1e-2", "val/tar_far1e-3")
+    test_metric = "test/auroc"
+
+    def python_build(self):
+        module = siamese_from_yaml("triplet")
+        assert (
+            module.criterion.fn.margin == 0.2
+        )  # the triplet's usual margin, from conf/model/loss/triplet.yaml
+        return module
+
+
+class TestSiameseArcFace(TestSiamese):
+    """The same module with a class-centre loss (its own parameters: one centre per training identity)."""
+
+    options = ["model/loss=arcface"]
+
+    def python_build(self):
+        return siamese_from_yaml("arcface")

@@ -1,5 +1,5 @@
 """YOLO model parts on hand-made boxes: v1 encoding and loss, decoding + NMS, anchor assignment,
-k-means anchors, the anchor loss; then fast runs through the pipeline and predict.py."""
+k-means anchors, the anchor loss; heads as a group; the model tests of tests/model_tester.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import math
 import pytest
 import torch
 import yaml
-from PIL import Image
 
 from src.losses.detection import AnchorLoss, YoloV1Loss, paired_iou
 from src.models.yolo import decode_anchor, decode_anchor_boxes, decode_v1, postprocess
@@ -17,6 +16,9 @@ from src.models.yolo_anchors import kmeans_anchors, mean_best_iou
 from src.models.yolo_targets import assign_anchors, encode_v1
 from src.runtime.errors import ConfigError
 from tests.conftest import ROOT, make_cfg, run_train
+from tests.detector_yaml import build_detector
+from tests.model_tester import ModelTester
+from tests.tiny_models import TINY as TINY_RUNS
 
 # ---- YOLOv1 ------------------------------------------------------------------------------------------
 
@@ -174,17 +176,7 @@ TINY = [
 ]
 
 
-@pytest.mark.parametrize("model", ["yolo", "yolov1"])
-def test_fast_dev_run(tmp_path, model):
-    cfg = make_cfg(tmp_path, [f"model={model}", *TINY, "debug=fdr"])
-    run_train(cfg)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert {"val/map", "val/map50", "val/map75", "val/precision", "val/recall", "val/ap_circle"} <= set(
-        metrics
-    )
-
-
-def test_custom_map_iou_thresholds_and_predict(tmp_path):
+def test_custom_map_iou_thresholds_plots_and_ema_checkpoint(tmp_path):
     cfg = make_cfg(
         tmp_path,
         [
@@ -207,57 +199,10 @@ def test_custom_map_iou_thresholds_and_predict(tmp_path):
     assert "current_model_state" in ckpt and any(
         not torch.equal(v, ckpt["current_model_state"][k]) for k, v in ckpt["state_dict"].items()
     )
-    # predict.py on a folder of images of another size: boxes come back in original pixels
-    src = tmp_path / "src"
-    src.mkdir()
-    for i, size in enumerate([(100, 80), (50, 120)]):
-        Image.new("RGB", size, (i * 90, 120, 200)).save(src / f"{i}.png")
-    from hydra.core.hydra_config import HydraConfig
-
-    from src.predict import predict
-
-    out = tmp_path / "pred"
-    pcfg = make_cfg(
-        out,
-        [
-            "model=yolo",
-            *TINY,
-            f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}",
-            f"+source={src}",
-            "model.score_threshold=0.0",
-        ],
-        "predict",
-    )
-    HydraConfig.instance().set_config(pcfg)
-    summary = predict(pcfg)
-    assert summary["images"] == 2 and (out / "predictions" / "0.png").is_file()
-    dets = json.loads((out / "detections.json").read_text())
-    assert dets and {"image_id", "category_id", "bbox", "score"} <= set(dets[0])
-    for d in dets:
-        w, h = (100, 80) if d["image_id"] == 0 else (50, 120)
-        x, y, bw, bh = d["bbox"]
-        assert 0 <= x and 0 <= y and x + bw <= w + 1e-3 and y + bh <= h + 1e-3
+    # predicting from it (boxes in original pixels, batched, only ckpt_path): tests/integration/test_predict.py
 
 
 # ---- one source of defaults, heads as a config group, runtime keys -------------------------------------
-
-
-@pytest.mark.parametrize("model", ["yolo", "yolov1", "yolo11"])
-def test_detector_from_yaml_values_equals_the_hydra_one(tmp_path, model):
-    if model == "yolo11":
-        pytest.importorskip("ultralytics")
-    from src.runtime.instantiate import build
-    from tests.detector_yaml import build_detector
-
-    cfg = make_cfg(tmp_path, [f"model={model}"])
-    hydra_built = build(cfg.model, "model")
-    data = yaml.safe_load((ROOT / "conf" / "data" / "shapes_det.yaml").read_text())
-    python_built = build_detector(model, data["num_classes"], data["image_size"])
-    assert type(hydra_built.head) is type(python_built.head)
-    shapes = {k: tuple(v.shape) for k, v in hydra_built.state_dict().items()}
-    assert shapes == {k: tuple(v.shape) for k, v in python_built.state_dict().items()}
-    assert dict(hydra_built.hparams) == dict(python_built.hparams)
-    assert hydra_built.hparams["head"]["_target_"] == cfg.model.head._target_
 
 
 def test_head_is_a_config_group_with_only_its_own_keys(tmp_path):
@@ -289,3 +234,22 @@ def test_cpu_threads_is_a_runtime_key(tmp_path):
         torch.set_num_threads(before)
     with pytest.raises(ConfigError, match="cpu_threads"):
         apply_cpu_threads(0, trainer)
+
+
+# ---- the model tests every model passes (tests/model_tester.py) ---------------------------------------------
+class TestYolo(ModelTester):
+    model = "yolo"
+    tiny = TINY_RUNS["yolo"]
+    val_metrics = ("val/map", "val/map50", "val/map75", "val/precision", "val/recall", "val/ap_circle")
+    test_metric = "test/map50"
+
+    def python_build(self):
+        """Detector(head=partial(AnchorHead, ...), ...) from conf/model/<model>.yaml and its head's YAML."""
+        data = yaml.safe_load((ROOT / "conf" / "data" / "shapes_det.yaml").read_text())
+        return build_detector(self.model, data["num_classes"], data["image_size"])
+
+
+class TestYoloV1(TestYolo):
+    """YOLOv1's S×S grid head on the same Detector (`model=yolov1`)."""
+
+    model = "yolov1"

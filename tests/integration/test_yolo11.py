@@ -20,7 +20,8 @@ from src.runtime.config_check import validate
 from src.runtime.errors import ConfigError
 from src.runtime.instantiate import build
 from tests.conftest import ROOT, make_cfg, run_train
-from tests.detector_yaml import build_head
+from tests.detector_yaml import build_detector, build_head
+from tests.model_tester import ModelTester
 
 TINY = [
     "model=yolo11",
@@ -71,34 +72,6 @@ def test_training_writes_metrics_checkpoint_and_plots(trained):
     # EMA on by default: the averaged weights are the state_dict, the raw ones are kept beside them
     assert any(k.startswith("head.net.model.") for k in state) and "current_model_state" in ckpt
     assert any("WarmupEMAWeightAveraging" in key for key in ckpt["callbacks"])
-
-
-def test_predict_cli_from_the_checkpoint(trained, tmp_path):
-    from hydra.core.hydra_config import HydraConfig
-    from PIL import Image
-
-    from src.predict import predict
-
-    src = tmp_path / "src"
-    src.mkdir()
-    Image.new("RGB", (100, 80), (30, 120, 200)).save(src / "0.png")
-    out = tmp_path / "pred"
-    cfg = make_cfg(
-        out,
-        [
-            *TINY,
-            f"ckpt_path={trained / 'checkpoints' / 'last.ckpt'}",
-            f"+source={src}",
-            "model.score_threshold=0.0",
-        ],
-        "predict",
-    )
-    HydraConfig.instance().set_config(cfg)
-    summary = predict(cfg)
-    assert summary["images"] == 1 and (out / "predictions" / "0.png").is_file()
-    for d in json.loads((out / "detections.json").read_text()):  # boxes in original pixels
-        x, y, w, h = d["bbox"]
-        assert 0 <= x and 0 <= y and x + w <= 100 + 1e-3 and y + h <= 80 + 1e-3
 
 
 def test_finetune_from_checkpoint_with_another_class_count(trained, tmp_path):
@@ -194,3 +167,18 @@ def test_offline_settings_and_core_never_imports_ultralytics():
         "assert 'ultralytics' not in sys.modules, 'imported'"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
+
+
+# ---- the model tests every model passes (tests/model_tester.py) ---------------------------------------------
+class TestYolo11(ModelTester):
+    model = "yolo11"
+    tiny = [o for o in TINY if not o.startswith("model=")]
+    val_metrics = ("val/map", "val/map50", "val/precision", "val/recall")
+    test_metric = "test/map50"
+
+    def python_build(self):
+        """Detector(head=partial(Yolo11Head, ...), ...) from conf/model/yolo11.yaml and its head's YAML."""
+        import yaml
+
+        data = yaml.safe_load((ROOT / "conf" / "data" / "shapes_det.yaml").read_text())
+        return build_detector("yolo11", data["num_classes"], data["image_size"])

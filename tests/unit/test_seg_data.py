@@ -35,7 +35,9 @@ def test_mask_folder_reads_pairs_of_mixed_sizes(tmp_path):
 def test_mask_folder_datamodule_resizes_to_image_size(tmp_path):
     reader = MaskFolder(write_mask_folder(tmp_path / "ds", test=True), num_classes=4)
     assert reader.splits == ("train", "val", "test")
-    dm = SegmentationDataModule(reader, num_classes=4, image_size=[32, 40], batch_size=4, num_workers=0)
+    dm = SegmentationDataModule(
+        reader, num_classes=4, image_size=[32, 40], augment=None, batch_size=4, num_workers=0
+    )
     dm.setup("fit")
     images, masks = next(iter(dm.train_dataloader()))
     assert images.shape == (4, 3, 32, 40) and images.dtype == torch.float32

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import pytest
 import torch
 from torch import nn
 
-from src.lightning_modules.optim import warmup_cosine
-from src.lightning_modules.segmenter import Segmenter
 from src.models.smp_nets import build_smp_net, decoder_channels
 from src.models.unet import UNet
 from src.runtime.config_check import validate
 from src.runtime.errors import ConfigError
 from src.runtime.instantiate import build
 from tests.conftest import make_cfg
-from tests.python_vs_yaml import CONF, assert_python_equals_yaml, yaml_values
 
 UNET = {"norm": "batch", "activation": "relu", "dropout": 0.0}
 SMP = {"arch": "Unet", "encoder_name": "resnet18", "encoder_weights": None, "norm": "batch"}
@@ -24,25 +19,6 @@ SMP = {"arch": "Unet", "encoder_name": "resnet18", "encoder_weights": None, "nor
 
 def smp_net(num_classes=3, in_channels=3, depth=2, base_channels=8, **keys):
     return build_smp_net(num_classes, in_channels, depth, base_channels, **{**SMP, **keys})
-
-
-def test_segmenter_built_in_python_equals_the_yaml(tmp_path):
-    """Segmenter(...) with the values of conf/model/unet.yaml + its groups = `python train.py model=unet`."""
-    import yaml
-
-    values = yaml_values("unet")
-    num_classes = yaml.safe_load((CONF / "data" / "shapes_seg.yaml").read_text())["num_classes"]
-    module = Segmenter(
-        **{
-            **values,
-            "num_classes": num_classes,
-            "net": partial(UNet, **values["net"]),
-            "optim": partial(torch.optim.AdamW, **values["optim"]),
-            "schedule": partial(warmup_cosine, **values["schedule"]),
-        }
-    )
-    assert_python_equals_yaml("unet", module, tmp_path)
-    assert module.net.head.in_channels == values["net"]["base_channels"]  # 8, not a constructor default
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 4, 5])

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 import torch
 
 from src.losses.detection import AnchorLoss
+from src.models.backbones import Backbone
 from src.models.heads.base import DetectionHead
 from src.models.yolo import AnchorNet, decode_anchor, postprocess
 from src.models.yolo_anchors import fit_anchors
@@ -22,7 +24,7 @@ class AnchorHead(DetectionHead):
         self,
         num_classes: int,
         image_size: tuple[int, int],
-        backbone: dict,
+        backbone: Callable[..., Backbone],
         neck_channels: int,
         anchors: str | list[list[float]],
         num_anchors: int,

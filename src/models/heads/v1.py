@@ -3,9 +3,12 @@ centre is responsible for it, sum-squared loss with λ_coord / λ_noobj."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from src.losses.detection import YoloV1Loss
+from src.models.backbones import Backbone
 from src.models.heads.base import DetectionHead
 from src.models.yolo import YoloV1Net, decode_v1, postprocess
 from src.runtime.errors import check
@@ -16,7 +19,7 @@ class V1Head(DetectionHead):
         self,
         num_classes: int,
         image_size: tuple[int, int],
-        backbone: dict,
+        backbone: Callable[..., Backbone],
         neck_channels: int,
         grid_size: int,
         boxes_per_cell: int,
