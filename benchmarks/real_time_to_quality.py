@@ -1,5 +1,5 @@
 """Time to quality on real images (benchmarks/_real_data.py), ours vs the peer a user would pick instead.
-(One file over 300 lines: the runs, the level-at-budget table and the plot of one benchmark; the peers' loops live in _real_peers.py.)
+(One file over 300 lines: the runs, the level-at-budget table and the plot of one benchmark; the peers and the clock live in _peers.py.)
 
 Every side trains alone, with one torch thread and one loader worker, at its own sensible settings, and is
 stopped once its training clock (validation excluded) passes 4× the budget; the metric after each epoch is
@@ -33,7 +33,7 @@ import lightning.pytorch as pl
 import torch
 
 from benchmarks._common import ROOT, build_data_and_model, compose, machine, parse_args, quiet, write_result
-from benchmarks._real_peers import lfw_accuracy, run_pml, run_smp, run_ultralytics
+from benchmarks._peers import ClockCurve, plain_curve, pml_triplet, smp_unet, ultralytics_curve
 
 MULTIPLES = (1, 2, 4)
 DEFAULT_BUDGET = 40.0
@@ -79,37 +79,6 @@ def data_overrides(task: str, data_root: Path, quick: bool) -> list[str]:
     return [*over, f"data.root={data_root / folder}", "data.num_workers=1"]
 
 
-class BudgetCurve(pl.Callback):
-    """Records {t, metrics} after each validation against the training clock; stops past `limit` seconds."""
-
-    def __init__(self, metrics: list[str], limit: float, curve: list):
-        self.metrics, self.limit, self.curve = metrics, limit, curve
-        self.clock, self.t0 = 0.0, None
-
-    def on_train_epoch_start(self, trainer, pl_module):
-        self.t0 = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if self.t0 is not None and self.clock + time.perf_counter() - self.t0 >= self.limit:
-            trainer.should_stop = True  # Lightning validates once more, then stops
-
-    def on_validation_epoch_start(self, trainer, pl_module):
-        if self.t0 is not None and not trainer.sanity_checking:
-            self.clock += time.perf_counter() - self.t0
-            self.t0 = None
-
-    def on_validation_epoch_end(self, trainer, pl_module):
-        # callbacks run before the module's hook: the Siamese module still holds its (score, same, fold) batches
-        outputs = getattr(pl_module, "_outputs", None)
-        self.extra = lfw_accuracy(*(torch.cat(x) for x in zip(*outputs))) if outputs else {}
-
-    def on_validation_end(self, trainer, pl_module):
-        if trainer.sanity_checking:
-            return
-        m = {**{k: float(v) for k, v in trainer.callback_metrics.items()}, **getattr(self, "extra", {})}
-        self.curve.append({"t": self.clock, **{k: m[k] for k in self.metrics if k in m}})
-
-
 def metrics_of(task: str) -> list[str]:
     return ["val/auroc", "val/lfw_acc", "val/acc"] if task == "verification" else [TASKS[task][1]]
 
@@ -132,12 +101,24 @@ def run_ours(task: str, model: str | None, data_root: Path, limit: float, tmp: P
     cfg = compose(over, tmp / f"ours_{task}_{model}", progress=False)
     dm, module = build_data_and_model(cfg)
     curve: list = []
-    callbacks = [*build_all(cfg.callbacks, "callbacks"), BudgetCurve(metrics_of(task), limit, curve)]
+    callbacks = [*build_all(cfg.callbacks, "callbacks"), ClockCurve(metrics_of(task), curve, limit)]
     trainer = hydra.utils.instantiate(
         cfg.trainer, callbacks=callbacks, logger=build_all(cfg.logger, "logger")
     )
     trainer.fit(module, datamodule=dm)
     return curve
+
+
+def run_peer(task: str, side: str, data_root: Path, limit: float, tmp: Path, quick: bool) -> list:
+    """A plain-loop peer (smp | pml) on the same DataModule as ours, evaluated every 1/16 of the limit."""
+    cfg = compose(data_overrides(task, data_root, quick), tmp / side, progress=False)
+    dm, module = build_data_and_model(cfg)
+    dm.setup("fit")
+    few = 3 if quick else None
+    peer = smp_unet(dm, int(cfg.data.num_classes), few) if side == "smp" else pml_triplet(dm, module, few)
+    return plain_curve(
+        peer, dm, epochs=1 if quick else None, limit=limit, max_batches=few, eval_every=limit / 16
+    )
 
 
 def run_side(task: str, side: str, data_root: Path, limit: float, tmp: Path, quick: bool) -> list | str:
@@ -146,8 +127,18 @@ def run_side(task: str, side: str, data_root: Path, limit: float, tmp: Path, qui
     if side == "ours_yolo11":
         return run_ours(task, "yolo11", data_root, limit, tmp, quick)
     if side == "ultralytics":
-        return run_ultralytics(data_root / "fashion_det" / "data.yaml", limit, tmp, quick, VALIDATION_SHARE)
-    return {"smp": run_smp, "pml": run_pml}[side](data_overrides(task, data_root, quick), limit, tmp, quick)
+        return ultralytics_curve(
+            data_root / "fashion_det" / "data.yaml",
+            tmp,
+            limit,
+            imgsz=256,
+            epochs=1 if quick else 100,  # its default; `time` fits the epochs (and its schedule) to the time
+            time=limit * (1 + VALIDATION_SHARE) / 3600,  # its clock counts validation too
+            batch=16,
+            workers=1,  # ultralytics uses 0 on the CPU whatever is asked: its own loader in the training process
+            fraction=0.05 if quick else 1.0,
+        )
+    return run_peer(task, side, data_root, limit, tmp, quick)
 
 
 def level_at(curve: list | str, metric: str, seconds: float):

@@ -1,5 +1,4 @@
 """Time to quality against the tools users would pick instead, on the same data and the same CPU.
-(One file over 300 lines: each pair's ours-vs-peer runs are kept side by side so their settings can be compared at a glance.)
 
 Each pair trains for about the same seconds (`EPOCHS`: ours, peer) on the same data; after every epoch the validation
 metric is recorded against the training wall-clock (validation time excluded on both sides):
@@ -19,17 +18,17 @@ The table gives the seconds each reaches given levels (– = not within the run)
 
 from __future__ import annotations
 
-import copy
 import json
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
 
+from benchmarks import _peers as peers
 from benchmarks._common import _MACHINE, build_data_and_model, compose, parse_args, quiet, write_result
+from benchmarks._peers import ClockCurve
 
 LEVELS = {
     "unet": ("val/miou", [0.3, 0.35, 0.4, 0.5]),  # 400 images: an early stretch of the curve
@@ -56,31 +55,9 @@ NOTES = (
 
 
 # ---- ours: the Trainer as a user runs it -------------------------------------------------------------------
-def curve_callback(metric: str, curve: list):
-    import lightning.pytorch as pl
-
-    class Curve(pl.Callback):
-        """Training clock (validation excluded) and the metric after each validation."""
-
-        def __init__(self):
-            self.clock, self.t0 = 0.0, None
-
-        def on_train_epoch_start(self, trainer, pl_module):
-            self.t0 = time.perf_counter()
-
-        def on_validation_epoch_start(self, trainer, pl_module):
-            if self.t0 is not None and not trainer.sanity_checking:
-                self.clock += time.perf_counter() - self.t0
-                self.t0 = None
-
-        def on_validation_end(self, trainer, pl_module):  # after the module logged its epoch metrics
-            if trainer.sanity_checking:
-                return
-            value = trainer.callback_metrics.get(metric)
-            if value is not None:
-                curve.append((self.clock, float(value)))
-
-    return Curve()
+def pairs(curve: list | str, metric: str) -> list | str:
+    """{"t", metric} points as this benchmark's (seconds, value) pairs (its saved JSON's form)."""
+    return curve if isinstance(curve, str) else [(p["t"], p[metric]) for p in curve if metric in p]
 
 
 def ours(model: str, epochs: int, tmp: Path, max_batches: int | None) -> list:
@@ -100,7 +77,7 @@ def ours(model: str, epochs: int, tmp: Path, max_batches: int | None) -> list:
     cfg = compose(over, tmp / f"ours_{model}")
     dm, module = build_data_and_model(cfg)
     curve: list = []
-    callbacks = [*build_all(cfg.callbacks, "callbacks"), curve_callback(LEVELS[model][0], curve)]
+    callbacks = [*build_all(cfg.callbacks, "callbacks"), ClockCurve([LEVELS[model][0]], curve)]
     trainer = hydra.utils.instantiate(
         cfg.trainer, callbacks=callbacks, logger=build_all(cfg.logger, "logger")
     )
@@ -108,93 +85,29 @@ def ours(model: str, epochs: int, tmp: Path, max_batches: int | None) -> list:
     apply_cpu_threads(cfg.get("cpu_threads"), trainer)
     trainer.fit(module, datamodule=dm)
     torch.set_num_threads(before)
-    return curve
+    return pairs(curve, LEVELS[model][0])
 
 
-# ---- peers in plain loops -------------------------------------------------------------------------------------
-def plain_curve(net, loss_fn, opt, loader, evaluate, epochs: int, max_batches: int | None) -> list:
-    """Train `net` with `loss_fn(net, batch)`; evaluate after each epoch; (train seconds, metric) pairs."""
-    curve, clock = [], 0.0
-    for _ in range(epochs):
-        net.train()
-        t0 = time.perf_counter()
-        for i, batch in enumerate(loader):
-            if max_batches and i >= max_batches:
-                break
-            loss = loss_fn(net, batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        clock += time.perf_counter() - t0
-        net.eval()
-        with torch.no_grad():
-            curve.append((clock, evaluate(net)))
-    return curve
-
-
+# ---- peers (benchmarks/_peers.py) ------------------------------------------------------------------------------
 def smp_unet(epochs: int, tmp: Path, max_batches: int | None) -> list:
-    import segmentation_models_pytorch as smp
-    from segmentation_models_pytorch.losses import DiceLoss
-    from torchmetrics.classification import MulticlassJaccardIndex
-
+    """smp's Unet at our U-Net's depth and decoder widths, in a plain loop on the same loaders."""
     cfg = compose(["model=unet", *DATA["unet"]], tmp / "smp", progress=False)
-    dm, ours_module = build_data_and_model(cfg)
+    dm, _ = build_data_and_model(cfg)
     dm.setup("fit")
-    depth, classes = int(cfg.model.net.depth), int(cfg.data.num_classes)
-    net = smp.Unet(
-        "resnet18",
-        encoder_depth=depth,
-        encoder_weights=None,
-        decoder_channels=[16 * 2 ** (depth - 1 - i) for i in range(depth)],
-        classes=classes,
+    depth = int(cfg.model.net.depth)
+    widths = [16 * 2 ** (depth - 1 - i) for i in range(depth)]
+    peer = peers.smp_unet(
+        dm, int(cfg.data.num_classes), max_batches, encoder_depth=depth, decoder_channels=widths
     )
-    ce, dice = torch.nn.CrossEntropyLoss(ignore_index=255), DiceLoss("multiclass", ignore_index=255)
-
-    def loss_fn(net, batch):
-        x, y = batch
-        logits = net(x)
-        return ce(logits, y) + dice(logits, y)
-
-    def evaluate(net):
-        metric = MulticlassJaccardIndex(classes, average="none", ignore_index=255, zero_division=float("nan"))
-        for i, (x, y) in enumerate(dm.val_dataloader()):
-            if max_batches and i >= max_batches:
-                break
-            metric.update(net(x).argmax(1), y)
-        return float(metric.compute().nanmean())
-
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
-    return plain_curve(net, loss_fn, opt, dm.train_dataloader(), evaluate, epochs, max_batches)
+    return pairs(peers.plain_curve(peer, dm, epochs=epochs, max_batches=max_batches), "val/miou")
 
 
 def pml_siamese(epochs: int, tmp: Path, max_batches: int | None) -> list:
-    from pytorch_metric_learning import losses, miners
-
-    from src.metrics.verification import verification_metrics
-    from src.models.siamese import pair_score
-
     cfg = compose(["model=siamese", *DATA["siamese"]], tmp / "pml", progress=False)
     dm, module = build_data_and_model(cfg)
     dm.setup("fit")
-    net = copy.deepcopy(module.net)  # our encoder + reductor as a plain nn.Module
-    loss, miner = losses.TripletMarginLoss(margin=0.2), miners.MultiSimilarityMiner(epsilon=0.1)
-
-    def loss_fn(net, batch):
-        x, y = batch
-        emb = net(x)
-        return loss(emb, y, miner(emb, y))
-
-    def evaluate(net):
-        scores, same = [], []
-        for i, (a, b, s, _) in enumerate(dm.val_dataloader()):
-            if max_batches and i >= max_batches:
-                break
-            scores.append(pair_score(net(a), net(b), "euclidean"))
-            same.append(s)
-        return verification_metrics(torch.cat(scores), torch.cat(same))["auroc"]
-
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    return plain_curve(net, loss_fn, opt, dm.train_dataloader(), evaluate, epochs, max_batches)
+    peer = peers.pml_triplet(dm, module, max_batches)
+    return pairs(peers.plain_curve(peer, dm, epochs=epochs, max_batches=max_batches), "val/auroc")
 
 
 def export_shapes_det(root: Path, cfg) -> Path:
@@ -222,49 +135,20 @@ def export_shapes_det(root: Path, cfg) -> Path:
 
 
 def ultralytics_yolo11n(epochs: int, tmp: Path, max_batches: int | None) -> list | str:
-    try:
-        from ultralytics import YOLO
-    except ImportError:
-        return "ultralytics not installed (optional: `pip install ultralytics` in the benchmark environment)"
     cfg = compose(["model=yolo", *DATA["yolo"]], tmp / "yolo11", progress=False)
     data_yaml = export_shapes_det(tmp / "shapes_det_yolo", cfg)
-    model = YOLO("yolo11n.yaml")
-    curve, state = [], {"clock": 0.0, "t0": None}
-
-    def epoch_start(trainer):
-        state["t0"] = time.perf_counter()
-
-    def epoch_end(trainer):  # before validation
-        state["clock"] += time.perf_counter() - state["t0"]
-
-    def fit_epoch_end(trainer):  # after validation (also called by the final validation: kept once)
-        if len(curve) <= trainer.epoch:
-            curve.append((state["clock"], float(trainer.metrics.get("metrics/mAP50(B)", float("nan")))))
-
-    model.add_callback("on_train_epoch_start", epoch_start)
-    model.add_callback("on_train_epoch_end", epoch_end)
-    model.add_callback("on_fit_epoch_end", fit_epoch_end)
     n_train = len(list((tmp / "shapes_det_yolo" / "images" / "train").iterdir()))
     batch = int(cfg.data.batch_size)
-    fraction = min(1.0, max_batches * batch / n_train) if max_batches else 1.0
-    model.train(
-        data=str(data_yaml),
+    curve = peers.ultralytics_curve(
+        data_yaml,
+        tmp,
         imgsz=int(cfg.data.image_size),
         epochs=epochs,
         batch=batch,
-        device="cpu",
         workers=int(cfg.data.num_workers) if str(cfg.data.num_workers).isdigit() else 1,
-        pretrained=False,
-        amp=False,
-        plots=False,
-        fraction=fraction,
-        project=str(tmp / "ultralytics"),
-        name="yolo11n",
-        exist_ok=True,
-        verbose=False,
-        seed=0,
+        fraction=min(1.0, max_batches * batch / n_train) if max_batches else 1.0,
     )
-    return curve
+    return pairs(curve, "val/map50")
 
 
 PEERS = {
