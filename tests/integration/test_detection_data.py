@@ -1,5 +1,6 @@
 """Detection readers (YOLO, COCO, VOC, shapes), their errors, the scan cache, pipelines, and the check
-that one small validation set written in all three formats scores the same mAP."""
+that one small validation set written in all three formats scores the same mAP.
+(One file over 300 lines: the four readers share their fixtures and the cross-format check.)"""
 
 from __future__ import annotations
 

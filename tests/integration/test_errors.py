@@ -1,4 +1,5 @@
 """The bad-input contract (docs/errors.md) as tables: every row is one mistake and what the user sees.
+(One file over 300 lines: the contract is one table, kept whole so a missing case is easy to see.)
 
 - CONFIG: overrides that compose but cannot work → `validate` raises ConfigError naming the key (exit 2
   in a run), for every model the row applies to. Checked in-process (compose API), no training.
