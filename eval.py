@@ -3,8 +3,8 @@
 import hydra
 
 from src.pipeline import evaluate
-from src.runtime.checkpoint_check import main_with_checkpoint_model
-from src.runtime.entry import run_task
+from src.runtime.checkpoints.checkpoint_check import main_with_checkpoint_model
+from src.runtime.runs.entry import run_task
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")

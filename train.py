@@ -3,7 +3,7 @@
 import hydra
 
 from src.pipeline import train
-from src.runtime.entry import preflight, run_task
+from src.runtime.runs.entry import preflight, run_task
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

@@ -180,8 +180,8 @@ def compose(overrides: list[str], output_dir: Path | str, progress: bool = True)
 def build_data_and_model(cfg):
     """The DataModule and LightningModule of a composed config (validated as in a run)."""
     from src.pipeline import build_data
-    from src.runtime.config_check import validate
-    from src.runtime.instantiate import build
+    from src.runtime.config.config_check import validate
+    from src.runtime.config.instantiate import build
 
     validate(cfg)
     return build_data(cfg), build(cfg.model, "model")

@@ -40,7 +40,7 @@ def averaged_model(module, run_cfg):
 
     from torch.optim.swa_utils import AveragedModel
 
-    from src.runtime.ema import warmup_ema
+    from src.runtime.callbacks.ema import warmup_ema
 
     avg_fn = partial(warmup_ema, float(node.decay), float(node.warmup_steps))
     return AveragedModel(module, use_buffers=True, avg_fn=avg_fn)
@@ -112,8 +112,8 @@ def lightning_trainer(cfg, out_dir: Path, max_batches: int | None = None, epochs
     import hydra
     from omegaconf import open_dict
 
-    from src.runtime.cpu_threads import apply_cpu_threads
-    from src.runtime.instantiate import build_all
+    from src.runtime.config.instantiate import build_all
+    from src.runtime.runs.cpu_threads import apply_cpu_threads
 
     with open_dict(cfg):
         cfg.trainer.max_epochs = epochs

@@ -140,8 +140,8 @@ def pml_triplet(dm, module, max_batches: int | None) -> Peer:
     MultiSimilarityMiner, Adam 1e-3; val/auroc, val/lfw_acc (10 folds) and val/acc on the same pairs."""
     from pytorch_metric_learning import losses, miners
 
+    from src.losses.distances import pair_score
     from src.metrics.verification import verification_metrics
-    from src.models.siamese import pair_score
 
     net = copy.deepcopy(module.net)  # a plain nn.Module
     loss, miner = losses.TripletMarginLoss(margin=0.2), miners.MultiSimilarityMiner(epsilon=0.1)

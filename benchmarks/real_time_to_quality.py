@@ -86,7 +86,7 @@ def metrics_of(task: str) -> list[str]:
 def run_ours(task: str, model: str | None, data_root: Path, limit: float, tmp: Path, quick: bool) -> list:
     import hydra
 
-    from src.runtime.instantiate import build_all
+    from src.runtime.config.instantiate import build_all
 
     over = data_overrides(task, data_root, quick) + [
         "callbacks.early_stopping=null",

@@ -61,7 +61,7 @@ def step_child(model: str, size: int, batch: int, steps: int, queue) -> None:
         import torch
 
         from benchmarks._loops import threads_of
-        from src.runtime.instantiate import build
+        from src.runtime.config.instantiate import build
 
         quiet()
         with tempfile.TemporaryDirectory() as tmp:

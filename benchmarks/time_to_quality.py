@@ -63,8 +63,8 @@ def pairs(curve: list | str, metric: str) -> list | str:
 def ours(model: str, epochs: int, tmp: Path, max_batches: int | None) -> list:
     import hydra
 
-    from src.runtime.cpu_threads import apply_cpu_threads
-    from src.runtime.instantiate import build_all
+    from src.runtime.config.instantiate import build_all
+    from src.runtime.runs.cpu_threads import apply_cpu_threads
 
     over = [
         f"model={model}",

@@ -11,17 +11,17 @@ import lightning.pytorch as pl
 from hydra.utils import get_method
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
+from src.errors import ConfigError
 from src.outputs.run_outputs import print_metrics, split_metrics, write_metrics
-from src.runtime.atomic_checkpoint import AtomicCheckpointIO
-from src.runtime.checkpoint_check import check_fits, load_checkpoint, use_checkpoint_model
-from src.runtime.checkpoint_facts import CheckpointFacts
-from src.runtime.config_check import validate
-from src.runtime.cpu_threads import apply_cpu_threads
-from src.runtime.ddp import prepare_ddp_relaunch
-from src.runtime.errors import ConfigError
-from src.runtime.finite_guard import FiniteGuard
-from src.runtime.instantiate import build, build_all
-from src.runtime.resume import prepare_resume, resolve_ckpt
+from src.runtime.callbacks.finite_guard import FiniteGuard
+from src.runtime.checkpoints.atomic_checkpoint import AtomicCheckpointIO
+from src.runtime.checkpoints.checkpoint_check import check_fits, load_checkpoint, use_checkpoint_model
+from src.runtime.checkpoints.checkpoint_facts import CheckpointFacts
+from src.runtime.checkpoints.resume import prepare_resume, resolve_ckpt
+from src.runtime.config.config_check import validate
+from src.runtime.config.instantiate import build, build_all
+from src.runtime.runs.cpu_threads import apply_cpu_threads
+from src.runtime.runs.ddp import prepare_ddp_relaunch
 
 log = logging.getLogger("imagelab")
 

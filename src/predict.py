@@ -1,7 +1,7 @@
 """`predict.py ckpt_path=<ckpt> +source=<image or folder>`: prediction through the Lightning Trainer.
 
 The model config and the data facts (input size, normalisation, class names) come from the checkpoint
-(`src/runtime/checkpoint_facts.py`); the images go through one dataset (`PredictImages`), batched by
+(`src/runtime/checkpoints/checkpoint_facts.py`); the images go through one dataset (`PredictImages`), batched by
 `batch_size` with `num_workers` loader workers, to the task module's `predict_step`, on the accelerator
 and precision of `trainer:`, and a task writer (`src/outputs/*_writer.py`) puts the results on disk:
 - segmentation: `predictions/<stem>_mask.png` (class ids, palette) and `<stem>_overlay.png`;
@@ -24,15 +24,15 @@ from torch.utils.data import DataLoader
 from src.data.common.image_files import image_sources
 from src.data.common.predict_images import PredictImages, PredictInput
 from src.datamodules.base import default_workers, worker_context
+from src.errors import ConfigError, DataError, check
 from src.outputs.detection_writer import DetectionWriter
 from src.outputs.segmentation_writer import SegmentationWriter
 from src.outputs.verification_writer import VerificationWriter
 from src.pipeline import build_data, resolve_ckpt
-from src.runtime.checkpoint_check import check_fits, load_checkpoint, use_checkpoint_model
-from src.runtime.checkpoint_facts import data_facts, facts_of
-from src.runtime.config_check import task_of, validate
-from src.runtime.errors import ConfigError, DataError, check
-from src.runtime.instantiate import build
+from src.runtime.checkpoints.checkpoint_check import check_fits, load_checkpoint, use_checkpoint_model
+from src.runtime.checkpoints.checkpoint_facts import data_facts, facts_of
+from src.runtime.config.config_check import task_of, validate
+from src.runtime.config.instantiate import build
 
 log = logging.getLogger("imagelab")
 

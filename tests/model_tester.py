@@ -50,7 +50,7 @@ class ModelTester:
 
     def test_train_then_eval_with_only_the_checkpoint(self, tmp_path: Path):
         from src.pipeline import evaluate
-        from src.runtime.checkpoint_check import args_with_checkpoint_model
+        from src.runtime.checkpoints.checkpoint_check import args_with_checkpoint_model
 
         train_dir, eval_dir = tmp_path / "train", tmp_path / "eval"
         limits = ["trainer.max_epochs=2", "+trainer.limit_train_batches=2", "seed=0"]

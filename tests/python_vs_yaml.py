@@ -75,7 +75,7 @@ def assert_same_module(built, expected) -> None:
 
 def assert_python_equals_yaml(model: str, module, tmp_path: Path, overrides: list[str] | None = None) -> None:
     """`module` (built in Python from `yaml_values(model)`) equals Hydra's build of `model=<model>`."""
-    from src.runtime.instantiate import build
+    from src.runtime.config.instantiate import build
 
     cfg = make_cfg(tmp_path, [f"model={model}", *(overrides or [])])
     assert_same_module(build(cfg.model, "model"), module)

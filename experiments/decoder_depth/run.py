@@ -43,7 +43,7 @@ def step_time_ms(cfg, repeats: int, warmup: int = 2) -> tuple[int, int, float]:
     """(parameters, parameters used, median ms of one training step) of the job's network, one thread,
     random batch. "Used" = those that get a gradient: smp keeps all resnet18 stages in the module even
     when `encoder_depth` < 5 (the deeper ones are never run)."""
-    from src.runtime.instantiate import build
+    from src.runtime.config.instantiate import build
 
     model = build(cfg.model, "model")
     model.train()

@@ -9,8 +9,7 @@ import lightning.pytorch as pl
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset
 
-from src.runtime.errors import ConfigError, check
-from src.runtime.seeded_data import (
+from src.data.common.seeded_data import (
     ResumableLoader,
     SeededBatches,
     SeededPermutation,
@@ -18,6 +17,7 @@ from src.runtime.seeded_data import (
     derived_seed,
     run_seed,
 )
+from src.errors import ConfigError, check
 
 
 def default_workers() -> int:
@@ -105,7 +105,7 @@ class BaseDataModule(pl.LightningDataModule):
         `collate` replaces the module's `collate` (a plain function, see below).
 
         A training loader outside DDP draws its order and every augmentation from (seed, epoch, sample
-        index) and resumes mid-epoch (src/runtime/seeded_data.py): `ckpt_path=last` continues exactly.
+        index) and resumes mid-epoch (src/data/common/seeded_data.py): `ckpt_path=last` continues exactly.
         """
         size = batch_size or self.batch_size
         seed = run_seed()

@@ -20,7 +20,7 @@ from src.data.detection.datasets import (
 )
 from src.datamodules.base import BaseDataModule
 from src.datamodules.batch_colour import BatchColour
-from src.runtime.errors import check, check_choice
+from src.errors import check, check_choice
 
 
 class DetectionDataModule(BatchColour, BaseDataModule):

@@ -22,7 +22,7 @@ from src.data.common.transforms import (
 )
 from src.datamodules.base import BaseDataModule
 from src.datamodules.batch_colour import BatchColour
-from src.runtime.errors import check, check_choice
+from src.errors import check, check_choice
 
 SAMPLERS = ("pk", "random")
 

@@ -16,7 +16,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 
 from src.lightning_modules.optim import build_optimizer, check_optim
-from src.runtime.finite_guard import HINT, NonFiniteError
+from src.runtime.callbacks.finite_guard import HINT, NonFiniteError
 
 
 def plain_node(node: Callable) -> dict:

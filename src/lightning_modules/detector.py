@@ -17,11 +17,11 @@ import torch
 from torchmetrics.detection import MeanAveragePrecision
 
 from src.data.detection.datasets import target_list, to_original
+from src.errors import check
 from src.lightning_modules.base import TaskModule
 from src.metrics.detection import PrecisionRecall
 from src.models.heads.base import DetectionHead
-from src.runtime.errors import check
-from src.runtime.instantiate import build_part
+from src.runtime.config.instantiate import build_part
 
 log = logging.getLogger("imagelab")
 logging.getLogger("faster_coco_eval").setLevel(

@@ -16,7 +16,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from src.runtime.errors import ConfigError, check
+from src.errors import ConfigError, check
 
 
 def param_groups(modules: list[nn.Module], weight_decay: float) -> list[dict]:

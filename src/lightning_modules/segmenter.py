@@ -10,10 +10,10 @@ from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassF1Score, MulticlassJaccardIndex
 
+from src.errors import check
 from src.lightning_modules.base import TaskModule
 from src.losses.segmentation import SegmentationLoss
-from src.runtime.errors import check
-from src.runtime.instantiate import build_part
+from src.runtime.config.instantiate import build_part
 
 
 class Segmenter(TaskModule):

@@ -16,13 +16,14 @@ from collections.abc import Callable
 
 import torch
 
+from src.errors import check
 from src.lightning_modules.base import TaskModule
+from src.losses.distances import check_distance, pair_score
 from src.losses.verification import VerificationLoss
 from src.metrics.verification import accuracy, kfold_accuracy, roc_curve, verification_metrics
 from src.models.backbones import Backbone
-from src.models.siamese import SiameseNet, check_distance, pair_score
-from src.runtime.errors import check
-from src.runtime.instantiate import build_part
+from src.models.siamese import SiameseNet
+from src.runtime.config.instantiate import build_part
 
 
 class Siamese(TaskModule):

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import netrc
 import os
 import secrets
 import string
@@ -22,21 +21,11 @@ from typing import Any
 
 from lightning.pytorch.loggers import WandbLogger
 
-from src.runtime.errors import ConfigError
+from src.errors import ConfigError
+from src.runtime.config.wandb_key import has_api_key
 
 RUN_ID_FILE = "wandb_run_id.txt"
 MODES = ("auto", "online", "offline", "disabled")
-
-
-def has_api_key() -> bool:
-    """An API key in the environment or in ~/.netrc (where `wandb login` puts it)."""
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    try:
-        host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").split("://")[-1].split("/")[0]
-        return netrc.netrc().authenticators(host) is not None
-    except (FileNotFoundError, netrc.NetrcParseError, OSError):
-        return False
 
 
 def resolve_mode(mode: str) -> str:

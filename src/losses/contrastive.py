@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from src.models.siamese import distance
+from src.losses.distances import distance
 
 
 def hadsell_contrastive(d: torch.Tensor, same: torch.Tensor, margin: float) -> torch.Tensor:

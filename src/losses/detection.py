@@ -11,9 +11,9 @@ from torch import nn
 from torch.nn import functional as Fn
 from torchvision.ops import complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss
 
-from src.models.yolo import decode_anchor_boxes
-from src.models.yolo_targets import assign_anchors, encode_v1
-from src.runtime.errors import check_choice
+from src.boxes.decode import decode_anchor_boxes
+from src.boxes.targets import assign_anchors, encode_v1
+from src.errors import check_choice
 
 BOX_LOSSES = {"giou": generalized_box_iou_loss, "diou": distance_box_iou_loss, "ciou": complete_box_iou_loss}
 

@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 import torch
 from torch import nn
 
-from src.runtime.errors import check
+from src.errors import check
 
 
 class SegmentationLoss(nn.Module, ABC):

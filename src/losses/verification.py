@@ -24,9 +24,9 @@ from abc import ABC, abstractmethod
 import torch
 from torch import nn
 
+from src.errors import ConfigError, check, check_choice
 from src.losses.contrastive import HadsellContrastiveLoss
-from src.models.siamese import DISTANCES, pairwise_distance
-from src.runtime.errors import ConfigError, check, check_choice
+from src.losses.distances import DISTANCES, pairwise_distance
 
 MINING = ("hard", "all", "multisimilarity")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from src.runtime.errors import ConfigError, check
+from src.errors import ConfigError, check
 
 
 class Backbone(nn.Module):

@@ -1,8 +1,8 @@
 """The Siamese embedding network: encoder (shared backbone) → global pooling → reductor → embedding.
 
 Both images of a pair go through the same weights; a pair's score is "higher = same": the cosine
-similarity, or the negated euclidean distance. `distance(a, b, metric)` and `pair_score` are the one
-definition the losses, the metrics and prediction use.
+similarity, or the negated euclidean distance (`src.losses.distances`: the one definition the losses,
+the metrics and prediction use).
 """
 
 from __future__ import annotations
@@ -10,32 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from src.runtime.errors import ConfigError, check, check_choice
-
-DISTANCES = ("euclidean", "cosine")
-
-
-def distance(a: torch.Tensor, b: torch.Tensor, metric: str) -> torch.Tensor:
-    """Row-wise distance of N×D embeddings: euclidean ‖a−b‖₂, or cosine 1 − cos(a, b) (in [0, 2])."""
-    if metric == "euclidean":
-        return (a - b).pow(2).sum(-1).clamp_min(1e-12).sqrt()  # clamp: finite gradient at a == b
-    return 1 - nn.functional.cosine_similarity(a, b, dim=-1)
-
-
-def pairwise_distance(x: torch.Tensor, metric: str) -> torch.Tensor:
-    """N×N distances between the rows of `x` (same definitions as `distance`)."""
-    if metric == "euclidean":
-        sq = (x.unsqueeze(1) - x.unsqueeze(0)).pow(2).sum(-1)
-        return sq.clamp_min(1e-12).sqrt()
-    xn = nn.functional.normalize(x, dim=-1)
-    return 1 - xn @ xn.T
-
-
-def pair_score(a: torch.Tensor, b: torch.Tensor, metric: str) -> torch.Tensor:
-    """Verification score, higher = same: cosine similarity, or −euclidean distance."""
-    if metric == "cosine":
-        return nn.functional.cosine_similarity(a, b, dim=-1)
-    return -distance(a, b, metric)
+from src.errors import ConfigError, check
 
 
 class Reductor(nn.Sequential):
@@ -85,7 +60,3 @@ class SiameseNet(nn.Module):
         features = self.pool(self.encoder(images)).flatten(1)
         emb = self.reductor(features)
         return nn.functional.normalize(emb, dim=-1) if self.normalize else emb
-
-
-def check_distance(metric: str) -> None:
-    check_choice(metric, "distance", DISTANCES)

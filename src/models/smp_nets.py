@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from src.errors import ConfigError, check, check_choice
 from src.models.backbones import load_local_weights
-from src.runtime.errors import ConfigError, check, check_choice
 
 # smp architectures with encoder_depth + a decoder_channels list (one entry per level), and their
 # smallest depth (UnetPlusPlus needs two levels for its nested skips)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from src.runtime.errors import check
+from src.errors import check
 
 
 def transposed_conv_output_size(

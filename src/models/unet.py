@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from src.runtime.errors import check, check_choice
+from src.errors import check, check_choice
 
 NORMS = ("batch", "group", "instance", "none")
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "gelu": nn.GELU, "leaky_relu": nn.LeakyReLU}

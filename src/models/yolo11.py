@@ -18,7 +18,7 @@ import torch
 import yaml
 from torchvision.ops import box_convert
 
-from src.runtime.errors import ConfigError, check_choice
+from src.errors import ConfigError, check_choice
 
 log = logging.getLogger("imagelab")
 VARIANTS = ("n", "s", "m", "l", "x")

@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from src.outputs import seed_stats
-
-if TYPE_CHECKING:
-    from src.outputs.sweep_report import Job
-
-
-def as_number(value: str) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+from src.outputs.sweep_job import Job, as_number
 
 
 def plot(jobs: list[Job], keys: list[str], metric: str, path: Path) -> Path | None:

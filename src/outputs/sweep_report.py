@@ -2,7 +2,7 @@
 
 A sweep folder (Hydra's `hydra.sweep.dir`) holds one run folder per job, each with `.hydra/overrides.yaml`,
 `.hydra/config.yaml`, `metrics.json` (when it finished) and `status.json` (written by
-`src.runtime.entry.run_task`: running | ok | failed | interrupted, the error, the run time). From these
+`src.runtime.runs.entry.run_task`: running | ok | failed | interrupted, the error, the run time). From these
 `write_summary(sweep_dir)` writes `summary.csv` (every metric), `summary.md` (the headline metrics) and
 `summary.png` (the main metric against the first swept key, one line per value of the other varied keys).
 It works on any sweep folder, finished or still running, and on any model: the main metric is read
@@ -21,31 +21,16 @@ import math
 import os
 import re
 import socket
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from src.outputs import seed_stats
-from src.outputs.sweep_plot import as_number, plot
+from src.outputs.sweep_job import Job, as_number
+from src.outputs.sweep_plot import plot
 
 STATUS_FILE = "status.json"
 METRICS_FILE = "metrics.json"
-
-
-@dataclass
-class Job:
-    """One job of a sweep, as read back from its run folder."""
-
-    name: str  # the run folder's name (Hydra's job number, or an Optuna trial number)
-    path: Path
-    overrides: dict[str, str] = field(default_factory=dict)
-    metrics: dict[str, float | None] = field(default_factory=dict)
-    status: str = "running"
-    error: str = ""
-    runtime_s: float | None = None
-    monitor: str | None = None
-    resume: str = ""  # what a resumed sweep did with the job: skipped | resumed | rerun
 
 
 def _sort_key(name: str):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from src.models.siamese import pair_score
+from src.losses.distances import pair_score
 from src.outputs.prediction_writer import PredictionWriter
 
 

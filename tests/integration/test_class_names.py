@@ -14,10 +14,10 @@ from hydra.core.hydra_config import HydraConfig
 from src.data.detection.yolo_format import YoloDet
 from src.data.segmentation.mask_folder import MaskFolder
 from src.data.segmentation.voc_seg import VocSeg
+from src.errors import ConfigError, DataError
 from src.pipeline import build_data
-from src.runtime.config_check import validate
-from src.runtime.errors import ConfigError, DataError
-from src.runtime.instantiate import build
+from src.runtime.config.config_check import validate
+from src.runtime.config.instantiate import build
 from tests.conftest import make_cfg
 from tests.integration.test_detection_data import NAMES, scenes, write_coco, write_voc, write_yolo
 from tests.seg_data_utils import write_mask_folder

@@ -27,7 +27,7 @@ from src.data.detection.datasets import (
 from src.data.detection.shapes_det import ShapesDet
 from src.data.detection.voc_det import VocDet
 from src.data.detection.yolo_format import YoloDet
-from src.runtime.errors import ConfigError, DataError
+from src.errors import ConfigError, DataError
 
 NAMES = ["circle", "square", "triangle"]
 SIZES = [(64, 64), (80, 48), (48, 72)]  # (W, H): mixed sizes exercise letterboxing and mapping back

@@ -1,4 +1,4 @@
-"""The one EMA of the weights (src/runtime/ema.py): the warm-up ramp by hand, then a tiny Lightning fit
+"""The one EMA of the weights (src/runtime/callbacks/ema.py): the warm-up ramp by hand, then a tiny Lightning fit
 whose averaged weights are checked step by step and used for validation, checkpoints and what follows."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from src.runtime.ema import WarmupEMAWeightAveraging, warmup_ema
-from src.runtime.errors import ConfigError
+from src.errors import ConfigError
+from src.runtime.callbacks.ema import WarmupEMAWeightAveraging, warmup_ema
 from tests.conftest import make_cfg
 
 

@@ -23,9 +23,9 @@ from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from src.runtime.config_check import validate
-from src.runtime.errors import ConfigError, DataError
-from src.runtime.overrides_check import check_overrides
+from src.errors import ConfigError, DataError
+from src.runtime.config.config_check import validate
+from src.runtime.config.overrides_check import check_overrides
 from tests.conftest import CONF
 from tests.tiny_models import MODELS, run_cli, tiny
 
@@ -150,7 +150,7 @@ PARTIAL = [
 def test_partial_nodes_are_checked_against_their_target(node, key, fragment):
     from omegaconf import OmegaConf
 
-    from src.runtime.config_check import check_keys
+    from src.runtime.config.config_check import check_keys
 
     check_keys(OmegaConf.create({"_target_": node["_target_"], "_partial_": True, "lr": 0.01}), "ok")
     with pytest.raises(ConfigError) as err:

@@ -9,9 +9,9 @@ import sys
 import lightning.pytorch as pl
 import pytest
 
-from src.runtime.config_check import validate
-from src.runtime.errors import ConfigError
-from src.runtime.instantiate import build
+from src.errors import ConfigError
+from src.runtime.config.config_check import validate
+from src.runtime.config.instantiate import build
 from tests.conftest import ROOT, make_cfg, run_train
 from tests.tiny_models import MODELS, tiny
 

@@ -17,8 +17,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from src.runtime.finite_guard import FiniteGuard, NonFiniteError
-from src.runtime.run_lock import LOCK_FILE, RunLocked, acquire, release
+from src.runtime.callbacks.finite_guard import FiniteGuard, NonFiniteError
+from src.runtime.runs.run_lock import LOCK_FILE, RunLocked, acquire, release
 from tests.conftest import make_cfg
 from tests.tiny_models import MODELS, run_cli, tiny
 
@@ -98,8 +98,8 @@ def test_resume_with_another_model_is_refused_before_writing(tmp_path, model):
 
 
 def test_resume_with_another_depth_names_the_key(tmp_path):
-    from src.runtime.errors import ConfigError
-    from src.runtime.saved_config import check_resume_config
+    from src.errors import ConfigError
+    from src.runtime.checkpoints.saved_config import check_resume_config
 
     saved = make_cfg(tmp_path, tiny("unet", "model.net.depth=2"))
     _save_run_config(tmp_path, saved)
@@ -112,7 +112,7 @@ def test_resume_with_another_depth_names_the_key(tmp_path):
 
 @pytest.mark.parametrize("model", MODELS)
 def test_finite_guard_checks_eval_values_and_weights(tmp_path, model):
-    from src.runtime.instantiate import build
+    from src.runtime.config.instantiate import build
 
     module = build(make_cfg(tmp_path, tiny(model)).model, "model")
     guard = FiniteGuard()
@@ -169,7 +169,7 @@ def test_full_disk_fails_the_run_and_leaves_no_partial_checkpoint(tmp_path, mode
     from hydra.core.hydra_config import HydraConfig
 
     from src.pipeline import train
-    from src.runtime.entry import run_task
+    from src.runtime.runs.entry import run_task
 
     def full_disk(obj, file, *args, **kwargs):
         file.write(b"PK\x03\x04 half a checkpoint")

@@ -18,8 +18,8 @@ import pytest
 from hydra.core.hydra_config import HydraConfig
 from PIL import Image
 
-from src.runtime.checkpoint_check import args_with_checkpoint_model, load_checkpoint
-from src.runtime.errors import ConfigError
+from src.errors import ConfigError
+from src.runtime.checkpoints.checkpoint_check import args_with_checkpoint_model, load_checkpoint
 from tests.conftest import ROOT, make_cfg, run_train
 from tests.tiny_models import MODELS, tiny
 
@@ -215,7 +215,7 @@ def test_command_line_exit_2_and_predict_with_only_ckpt_path(trained, tmp_path):
 
 def test_one_image_helper_reads_every_listed_format_and_names_a_broken_file(tmp_path):
     from src.data.common.image_files import IMAGE_EXTENSIONS, list_images, read_image
-    from src.runtime.errors import DataError
+    from src.errors import DataError
 
     for ext in (".png", ".jpg", ".bmp", ".tif", ".webp", ".gif"):
         assert ext in IMAGE_EXTENSIONS

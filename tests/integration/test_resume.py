@@ -109,7 +109,7 @@ def test_checkpoints_load_with_weights_only(tmp_path, model):
 
 @pytest.mark.parametrize("model", MODELS)
 def test_non_finite_loss_stops_with_a_clear_message(tmp_path, model):
-    from src.runtime.instantiate import build
+    from src.runtime.config.instantiate import build
 
     cfg = make_cfg(tmp_path, tiny(model))
     module = build(cfg.model, "model")

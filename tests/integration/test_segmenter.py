@@ -12,7 +12,7 @@ import yaml
 from PIL import Image
 
 from src.losses.segmentation import CeDice, CrossEntropy, Dice
-from src.runtime.instantiate import build
+from src.runtime.config.instantiate import build
 from tests.conftest import CONF, make_cfg, run_train
 from tests.model_tester import ModelTester
 from tests.python_vs_yaml import yaml_values
@@ -57,7 +57,7 @@ def test_losses_ignore_pixels_marked_255(name):
 
 
 def test_perfect_logits_give_low_loss_and_other_losses_are_refused(tmp_path):
-    from src.runtime.errors import ConfigError
+    from src.errors import ConfigError
 
     mask = torch.randint(0, 3, (2, 8, 8))
     logits = torch.nn.functional.one_hot(mask, 3).permute(0, 3, 1, 2).float() * 20
@@ -176,7 +176,7 @@ def test_trains_on_a_voc_layout(tmp_path):
 
 def test_predict_source_errors(tmp_path):
     from src.data.common.image_files import image_sources
-    from src.runtime.errors import ConfigError, DataError
+    from src.errors import ConfigError, DataError
 
     with pytest.raises(ConfigError, match="source"):
         image_sources(None)

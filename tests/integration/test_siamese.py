@@ -11,8 +11,8 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import MissingConfigException
 
-from src.runtime.config_check import validate
-from src.runtime.errors import ConfigError
+from src.errors import ConfigError
+from src.runtime.config.config_check import validate
 from tests.conftest import make_cfg, run_train
 from tests.model_tester import ModelTester
 from tests.python_vs_yaml import yaml_values
@@ -42,7 +42,7 @@ def test_margin_sweep_and_other_keys_compose(tmp_path):
 
 
 def test_config_errors_name_the_key(tmp_path):
-    from src.runtime.instantiate import build
+    from src.runtime.config.instantiate import build
 
     cfg = make_cfg(tmp_path, ["model=siamese", "model.distance=manhattan"])
     with pytest.raises(ConfigError, match="model.distance"):

@@ -13,7 +13,7 @@ import pytest
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
-from src.runtime.sweep_resume import plan
+from src.runtime.runs.sweep_resume import plan
 from tests.tiny_models import run_cli, tiny
 
 
@@ -73,7 +73,7 @@ def test_plan(tmp_path, status, same, last, action):
 def test_plan_refuses_a_job_still_running(tmp_path):
     import socket
 
-    from src.runtime.errors import ConfigError
+    from src.errors import ConfigError
 
     run = job_folder(
         tmp_path, {"status": "running", "host": socket.gethostname(), "pid": os.getppid()}, ["a=1"], True

@@ -8,7 +8,7 @@ import pytest
 
 from src.loggers.wandb_logger import RUN_ID_FILE, resolve_mode
 from src.pipeline import train
-from src.runtime.entry import run_task
+from src.runtime.runs.entry import run_task
 from tests.conftest import make_cfg
 from tests.tiny_models import MODELS, tiny
 from tests.wandb_records import read_payloads, summarize
@@ -89,7 +89,7 @@ def test_mode_auto_is_offline_without_an_api_key(tmp_path, monkeypatch):
     assert resolve_mode("disabled") == "disabled"
     monkeypatch.setenv("WANDB_MODE", "offline")
     assert resolve_mode("auto") == "offline"
-    from src.runtime.errors import ConfigError
+    from src.errors import ConfigError
 
     with pytest.raises(ConfigError, match="mode"):
         resolve_mode("sometimes")

@@ -10,11 +10,11 @@ import pytest
 import torch
 import yaml
 
+from src.boxes.anchors import kmeans_anchors, mean_best_iou
+from src.boxes.decode import decode_anchor, decode_anchor_boxes, decode_v1, postprocess
+from src.boxes.targets import assign_anchors, encode_v1
+from src.errors import ConfigError
 from src.losses.detection import AnchorLoss, YoloV1Loss, paired_iou
-from src.models.yolo import decode_anchor, decode_anchor_boxes, decode_v1, postprocess
-from src.models.yolo_anchors import kmeans_anchors, mean_best_iou
-from src.models.yolo_targets import assign_anchors, encode_v1
-from src.runtime.errors import ConfigError
 from tests.conftest import ROOT, make_cfg, run_train
 from tests.detector_yaml import build_detector
 from tests.model_tester import ModelTester
@@ -206,7 +206,7 @@ def test_custom_map_iou_thresholds_plots_and_ema_checkpoint(tmp_path):
 
 
 def test_head_is_a_config_group_with_only_its_own_keys(tmp_path):
-    from src.runtime.instantiate import build
+    from src.runtime.config.instantiate import build
 
     cfg = make_cfg(tmp_path, ["model=yolo", "model/head=v1", "model.head.grid_size=4"])
     model = build(cfg.model, "model")
@@ -220,7 +220,7 @@ def test_head_is_a_config_group_with_only_its_own_keys(tmp_path):
 
 
 def test_cpu_threads_is_a_runtime_key(tmp_path):
-    from src.runtime.cpu_threads import apply_cpu_threads
+    from src.runtime.runs.cpu_threads import apply_cpu_threads
 
     assert make_cfg(tmp_path, ["model=yolo"]).cpu_threads == 1  # the detectors' default, as before
     assert make_cfg(tmp_path, ["model=unet"]).cpu_threads is None

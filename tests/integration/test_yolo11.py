@@ -15,10 +15,10 @@ import torch
 
 pytest.importorskip("ultralytics")  # the optional extra (`pip install -e .[yolo11]`; `make install` adds it)
 
+from src.errors import ConfigError
 from src.lightning_modules.optim import param_groups
-from src.runtime.config_check import validate
-from src.runtime.errors import ConfigError
-from src.runtime.instantiate import build
+from src.runtime.config.config_check import validate
+from src.runtime.config.instantiate import build
 from tests.conftest import ROOT, make_cfg, run_train
 from tests.detector_yaml import build_detector, build_head
 from tests.model_tester import ModelTester
@@ -163,7 +163,7 @@ def test_offline_settings_and_core_never_imports_ultralytics():
 
     assert os.environ["YOLO_OFFLINE"] == "1" and not ONLINE and not SETTINGS["sync"]
     code = (
-        "import sys, src.pipeline, src.predict, src.lightning_modules.detector, src.models.heads.anchor, src.runtime.config_check;"
+        "import sys, src.pipeline, src.predict, src.lightning_modules.detector, src.models.heads.anchor, src.runtime.config.config_check;"
         "assert 'ultralytics' not in sys.modules, 'imported'"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)

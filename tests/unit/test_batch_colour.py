@@ -9,7 +9,7 @@ import torch
 
 from src.data.common.batch_colour import jitter_batch
 from src.data.common.transforms import IMAGENET_MEAN, IMAGENET_STD
-from src.runtime.instantiate import build
+from src.runtime.config.instantiate import build
 from tests.conftest import make_cfg
 
 

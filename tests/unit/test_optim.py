@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from src.lightning_modules.optim import build_optimizer
-from src.runtime.instantiate import build
+from src.runtime.config.instantiate import build
 from tests.conftest import make_cfg
 
 TOTAL, PER_EPOCH = 100, 10

@@ -12,8 +12,8 @@ from src.data.segmentation.mask_folder import MaskFolder
 from src.data.segmentation.shapes_seg import ShapesSeg
 from src.data.segmentation.voc_seg import VOC_CLASSES, VocSeg
 from src.datamodules.segmentation import SegmentationDataModule
-from src.runtime.errors import ConfigError, DataError
-from src.runtime.instantiate import build
+from src.errors import ConfigError, DataError
+from src.runtime.config.instantiate import build
 from tests.conftest import make_cfg
 from tests.seg_data_utils import SIZES, write_mask_folder, write_voc
 

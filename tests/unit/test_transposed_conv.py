@@ -6,12 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from src.errors import ConfigError
 from src.models.transposed_conv import (
     scatter_add_conv_transpose2d,
     scatter_add_conv_transpose2d_naive,
     transposed_conv_output_size,
 )
-from src.runtime.errors import ConfigError
 
 
 def test_lecture_example_2x2_input_3x3_kernel_stride_2_gives_5x5():

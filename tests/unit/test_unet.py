@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
+from src.errors import ConfigError
 from src.models.smp_nets import build_smp_net, decoder_channels
 from src.models.unet import UNet
-from src.runtime.config_check import validate
-from src.runtime.errors import ConfigError
-from src.runtime.instantiate import build
+from src.runtime.config.config_check import validate
+from src.runtime.config.instantiate import build
 from tests.conftest import make_cfg
 
 UNET = {"norm": "batch", "activation": "relu", "dropout": 0.0}

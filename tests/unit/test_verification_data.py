@@ -13,7 +13,7 @@ from src.data.common.samplers import PKBatchSampler
 from src.data.verification.faces_synth import FacesSynth, identity_table
 from src.data.verification.identity_folder import IdentityFolder
 from src.data.verification.lfw import LfwPairs
-from src.runtime.errors import ConfigError, DataError
+from src.errors import ConfigError, DataError
 
 
 def write_image(path: Path, seed: int, size: int = 24) -> None:

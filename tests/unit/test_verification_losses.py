@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from src.errors import ConfigError
 from src.losses.contrastive import balanced_pair_indices, hadsell_contrastive
-from src.runtime.errors import ConfigError
 from tests.conftest import CONF
 
 # four 2-D embeddings, identities 0, 0, 1, 1
@@ -179,7 +179,7 @@ def test_usual_values_live_in_each_loss_yaml_and_bad_values_name_the_key():
 
 def test_arcface_weights_are_trained(tmp_path):
     """The class centres are parameters of the LightningModule, so the shared optimizer updates them."""
-    from src.runtime.instantiate import build
+    from src.runtime.config.instantiate import build
     from tests.conftest import make_cfg
 
     overrides = [

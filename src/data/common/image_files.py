@@ -13,7 +13,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.io import ImageReadMode, decode_image
 
-from src.runtime.errors import ConfigError, DataError
+from src.errors import ConfigError, DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 DECODED_BY_TORCHVISION = (".jpg", ".jpeg", ".png", ".webp", ".gif")  # the others go through PIL

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, Sampler
 
-from src.runtime.errors import ConfigError
+from src.errors import ConfigError
 
 
 class PKBatchSampler(BatchSampler):

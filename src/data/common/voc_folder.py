@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from src.runtime.errors import DataError
+from src.errors import DataError
 
 
 def find_voc_dir(root: Path, year: str, marker: str) -> Path:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from src.data.common.data_checks import first_duplicate
 from src.data.detection.records import RecordDataset, cached_scan, check_box, image_size_of, make_record
-from src.runtime.data_checks import first_duplicate
-from src.runtime.errors import ConfigError, DataError, check
+from src.errors import ConfigError, DataError, check
 
 
 def check_images(images: list[dict], path: Path) -> None:

@@ -18,7 +18,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 from src.data.common.transforms import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, size_pair, to_float
-from src.runtime.errors import check, check_choice
+from src.errors import check, check_choice
 
 RESIZE_MODES = ("letterbox", "stretch")
 PAD_VALUE = 114  # grey padding, as in ultralytics

@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
 from src.data.common.image_files import IMAGE_EXTENSIONS, is_image, read_image
-from src.runtime.errors import DataError
+from src.errors import DataError
 
 IMAGE_SUFFIXES = IMAGE_EXTENSIONS  # the project-wide list (src/data/common/image_files.py)
 CACHE_VERSION = 1

@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
 from src.data.common.shapes import SHAPES, render_scene, split_seed
-from src.runtime.errors import check
+from src.errors import check
 
 
 class ShapesDetDataset(Dataset):

@@ -12,10 +12,10 @@ import logging
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from src.data.common.data_checks import first_duplicate, parse_xml
 from src.data.common.voc_folder import find_voc_dir
 from src.data.detection.records import RecordDataset, cached_scan, check_box, image_size_of, make_record
-from src.runtime.data_checks import first_duplicate, parse_xml
-from src.runtime.errors import ConfigError, DataError, check
+from src.errors import ConfigError, DataError, check
 
 log = logging.getLogger("imagelab")
 

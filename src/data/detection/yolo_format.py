@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from src.data.common.data_checks import check_not_empty, first_duplicate
 from src.data.detection.records import (
     IMAGE_SUFFIXES,
     RecordDataset,
@@ -23,8 +24,7 @@ from src.data.detection.records import (
     list_images,
     make_record,
 )
-from src.runtime.data_checks import check_not_empty, first_duplicate
-from src.runtime.errors import ConfigError, DataError, check
+from src.errors import ConfigError, DataError, check
 
 
 def label_path_for(image: Path) -> Path:

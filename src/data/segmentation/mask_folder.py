@@ -27,9 +27,9 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
+from src.data.common.data_checks import probe_image
 from src.data.common.image_files import list_images, read_image
-from src.runtime.data_checks import probe_image
-from src.runtime.errors import ConfigError, DataError, check, check_choice
+from src.errors import ConfigError, DataError, check, check_choice
 
 log = logging.getLogger("imagelab")
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from src.data.common.data_checks import first_duplicate
 from src.data.common.voc_folder import find_voc_dir
 from src.data.segmentation.mask_folder import VERIFY, SegmentationFiles, read_class_names
-from src.runtime.data_checks import first_duplicate
-from src.runtime.errors import ConfigError, DataError, check, check_choice
+from src.errors import ConfigError, DataError, check, check_choice
 
 log = logging.getLogger("imagelab")
 

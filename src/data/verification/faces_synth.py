@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from src.data.verification.pairs import PairSet, balanced_pairs
-from src.runtime.errors import check
+from src.errors import check
 
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from src.data.common.data_checks import VERIFY, first_duplicate, verify_images
 from src.data.common.image_files import ImageFiles, is_image
 from src.data.verification.pairs import PairSet, balanced_pairs
-from src.runtime.data_checks import VERIFY, first_duplicate, verify_images
-from src.runtime.errors import ConfigError, DataError, check, check_choice
+from src.errors import ConfigError, DataError, check, check_choice
 
 
 def scan_identities(folder: Path, min_images: int = 2) -> tuple[list[Path], list[int], list[str]]:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from src.data.common.data_checks import VERIFY, verify_images
 from src.data.common.image_files import ImageFiles
 from src.data.verification.pairs import PairSet
-from src.runtime.data_checks import VERIFY, verify_images
-from src.runtime.errors import ConfigError, DataError, check, check_choice
+from src.errors import ConfigError, DataError, check, check_choice
 
 IMAGE_DIRS = ("lfw", "lfw_funneled", "lfw-deepfunneled")
 

@@ -9,12 +9,13 @@ from collections.abc import Callable
 
 import torch
 
+from src.boxes.anchors import fit_anchors
+from src.boxes.decode import decode_anchor, postprocess
+from src.errors import check
 from src.losses.detection import AnchorLoss
 from src.models.backbones import Backbone
 from src.models.heads.base import DetectionHead
-from src.models.yolo import AnchorNet, decode_anchor, postprocess
-from src.models.yolo_anchors import fit_anchors
-from src.runtime.errors import check
+from src.models.yolo import AnchorNet
 
 log = logging.getLogger("imagelab")
 

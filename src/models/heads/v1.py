@@ -7,11 +7,12 @@ from collections.abc import Callable
 
 import torch
 
+from src.boxes.decode import decode_v1, postprocess
+from src.errors import check
 from src.losses.detection import YoloV1Loss
 from src.models.backbones import Backbone
 from src.models.heads.base import DetectionHead
-from src.models.yolo import YoloV1Net, decode_v1, postprocess
-from src.runtime.errors import check
+from src.models.yolo import YoloV1Net
 
 
 class V1Head(DetectionHead):

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import torch
 
+from src.errors import check
 from src.models import yolo11 as y11
 from src.models.heads.base import DetectionHead
-from src.runtime.errors import check
 
 
 class Yolo11Head(DetectionHead):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from src.runtime.errors import check
+from src.errors import check
 
 
 def apply_cpu_threads(threads: int | None, trainer) -> None:

@@ -9,7 +9,7 @@ import hydra
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 
-from src.runtime.errors import ConfigError, DataError
+from src.errors import ConfigError, DataError, build_named
 
 
 def user_error_in(err: BaseException) -> ConfigError | DataError | None:
@@ -50,17 +50,11 @@ def build_part(
     with what its owner knows; its config errors are named under `key` (`net.depth`), except those about
     `own_keys`, which are the owner's own arguments. `kind`: the base class the option must build (a group
     shared by several models, as `model/loss`, holds other models' options too)."""
-    from src.runtime.conf_dir import group_options
+    from src.runtime.config.conf_dir import group_options
 
     target = getattr(factory, "func", factory)
     if kind is not None and not (isinstance(target, type) and issubclass(target, kind)):
         options = "|".join(group_options(f"model/{key}", kind))
         name = f"{target.__module__}.{target.__qualname__}"
         raise ConfigError(key, f"{name} is not a {kind.__name__}: pick model/{key}={options}")
-    try:
-        return factory(**kwargs)
-    except ConfigError as err:
-        own = err.key in own_keys or err.key == key or err.key.startswith(f"{key}.")
-        raise (err if own else err.under(key)) from None
-    except TypeError as err:  # a key of the option's YAML removed (`~model.net.depth`)
-        raise ConfigError(key, str(err)) from None
+    return build_named(key, factory, own_keys, **kwargs)

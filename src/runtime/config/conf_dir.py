@@ -11,7 +11,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
-from src.runtime.errors import ConfigError
+from src.errors import ConfigError
 
 
 def _hydra_conf() -> Path | None:
@@ -29,7 +29,7 @@ def _hydra_conf() -> Path | None:
 
 @cache
 def _fallback() -> Path:
-    candidates = [Path(sys.argv[0]).resolve().parent / "conf", Path(__file__).resolve().parents[2] / "conf"]
+    candidates = [Path(sys.argv[0]).resolve().parent / "conf", Path(__file__).resolve().parents[3] / "conf"]
     for folder in candidates:
         if (folder / "train.yaml").is_file():
             return folder

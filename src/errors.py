@@ -66,3 +66,16 @@ def check_choice(value, key: str, choices) -> None:
     choices = list(choices)
     if value not in choices:
         raise ConfigError(key, f"unknown option {value!r}; choose one of {choices}")
+
+
+def build_named(key: str, factory, own_keys: tuple[str, ...] = (), **kwargs):
+    """`factory(**kwargs)`: the partial of a config-group option (`net`, `loss`, `backbone`) completed
+    with what its owner knows; its config errors are named under `key` (`net.depth`), except those about
+    `own_keys`, which are the owner's own arguments."""
+    try:
+        return factory(**kwargs)
+    except ConfigError as err:
+        own = err.key in own_keys or err.key == key or err.key.startswith(f"{key}.")
+        raise (err if own else err.under(key)) from None
+    except TypeError as err:  # a key of the option's YAML removed (`~model.net.depth`)
+        raise ConfigError(key, str(err)) from None

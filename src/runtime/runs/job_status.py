@@ -1,7 +1,7 @@
 """`status.json` in the run folder: running | ok | failed | interrupted, the error, the run time (and, in a
 multirun, the job's overrides and what a rerun of the sweep did with it: `resume`).
 
-Written by `src.runtime.entry.run_task` on the global-rank-0 process only, read back by the sweep
+Written by `src.runtime.runs.entry.run_task` on the global-rank-0 process only, read back by the sweep
 report (`src.outputs.sweep_report`) so that a failed or still-running job is a row of the summary.
 """
 
@@ -31,7 +31,9 @@ class JobStatus:
         self.path = Path(run_dir) / "status.json"
         self.started = time.time()
         self.enabled = is_global_zero()
-        self.extra = extra  # e.g. the job's overrides and what a resumed sweep did (src.runtime.sweep_resume)
+        self.extra = (
+            extra  # e.g. the job's overrides and what a resumed sweep did (src.runtime.runs.sweep_resume)
+        )
 
     def _write(self, **fields) -> None:
         if not self.enabled:

@@ -13,10 +13,10 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from src.outputs.job_status import is_global_zero
-from src.runtime.errors import ConfigError
-from src.runtime.run_lock import RunLocked, acquire
-from src.runtime.saved_config import check_resume_config
+from src.errors import ConfigError
+from src.runtime.checkpoints.saved_config import check_resume_config
+from src.runtime.runs.job_status import is_global_zero
+from src.runtime.runs.run_lock import RunLocked, acquire
 
 
 def _refuse(message: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from src.runtime.errors import ConfigError
+from src.errors import ConfigError
 
 COMPARED = ("model", "data._target_", "data.num_classes", "data.image_size")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from src.runtime.checkpoint_facts import facts_of, model_choice
-from src.runtime.errors import ConfigError
+from src.errors import ConfigError
+from src.runtime.checkpoints.checkpoint_facts import facts_of, model_choice
 
 MAX_KEYS = 6  # differing keys named in one line
 STARTING_WEIGHTS = ("weights", "encoder_weights")  # files a training started from: replaced by the checkpoint
@@ -177,7 +177,7 @@ def args_with_checkpoint_model(args: list[str]) -> list[str]:
 def main_with_checkpoint_model(main, config_name: str) -> None:
     """Run a Hydra `main` with `model=` taken from `ckpt_path` (see args_with_checkpoint_model), after the
     overrides are checked (`preflight`: unknown options, misspelled keys)."""
-    from src.runtime.entry import preflight
+    from src.runtime.runs.entry import preflight
 
     try:
         sys.argv = [sys.argv[0], *args_with_checkpoint_model(sys.argv[1:])]

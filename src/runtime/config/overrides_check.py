@@ -20,8 +20,8 @@ from hydra.errors import HydraException, MissingConfigException, OverrideParseEx
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
-from src.runtime.conf_dir import conf_dir
-from src.runtime.errors import ConfigError
+from src.errors import ConfigError
+from src.runtime.config.conf_dir import conf_dir
 
 
 def first_line(err: BaseException) -> str:

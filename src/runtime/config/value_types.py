@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from omegaconf import DictConfig, ListConfig
 
-from src.runtime.errors import ConfigError
+from src.errors import ConfigError
 
 # Ranges the type hints cannot say, by argument name: (lowest allowed, what to print).
 # Lightning's own conventions: -1 = unlimited for max_epochs / max_steps / num_sanity_val_steps.

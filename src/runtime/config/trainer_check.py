@@ -2,7 +2,7 @@
 
 Lightning checks these deep inside `Trainer(...)` with multi-line tracebacks; here they become one line
 naming the key, before anything is built. Types and ranges of the other keys are checked from the
-Trainer's signature (src/runtime/value_types.py).
+Trainer's signature (src/runtime/config/value_types.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 import torch
 from omegaconf import DictConfig, ListConfig
 
-from src.runtime.errors import ConfigError
+from src.errors import ConfigError
 
 DEVICES_STR = re.compile(r"^(auto|-1|\d+|\d+(,\s*\d+)*,?)$")
 

@@ -6,7 +6,7 @@ line becomes one line too (Hydra would print its own multi-line message and exit
 In a multirun (`-m`, or a search) a failing job does not stop the sweep when
 `sweep_continue_on_error: true` (the default): its error is logged and written to the job's
 `status.json`, the job returns None (an Optuna search records a failed trial) and the other jobs go on.
-A rerun of a multirun in the same sweep folder skips / resumes / reruns each job (src.runtime.sweep_resume).
+A rerun of a multirun in the same sweep folder skips / resumes / reruns each job (src.runtime.runs.sweep_resume).
 """
 
 from __future__ import annotations
@@ -19,19 +19,19 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
-from src.outputs.job_status import JobStatus
-from src.runtime import sweep_resume
-from src.runtime.ddp import job_scope
-from src.runtime.finite_guard import NonFiniteError
-from src.runtime.instantiate import user_error_in
+from src.runtime.callbacks.finite_guard import NonFiniteError
+from src.runtime.config.instantiate import user_error_in
+from src.runtime.runs import sweep_resume
+from src.runtime.runs.ddp import job_scope
+from src.runtime.runs.job_status import JobStatus
 
 log = logging.getLogger("imagelab")
 
 
 def preflight(config_name: str, argv: list[str] | None = None) -> None:
     """Check the command line's overrides before Hydra composes them; one line and exit 2 if bad."""
-    from src.runtime.errors import ConfigError
-    from src.runtime.overrides_check import check_overrides
+    from src.errors import ConfigError
+    from src.runtime.config.overrides_check import check_overrides
 
     try:
         check_overrides(config_name, sys.argv[1:] if argv is None else argv)

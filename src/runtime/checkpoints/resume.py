@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from src.runtime.errors import ConfigError
+from src.errors import ConfigError
 
 
 def resolve_ckpt(ckpt_path: str | None, run_dir: Path, key: str = "ckpt_path") -> str | None:

@@ -1,7 +1,7 @@
 """Validation of a composed config before any work: keys, types, ranges, required values, pairing.
 
 Hydra refuses overrides of keys that do not exist and unknown group options before this runs (turned
-into one line by src/runtime/overrides_check.py); this adds what it cannot see: top-level keys and keys
+into one line by src/runtime/config/overrides_check.py); this adds what it cannot see: top-level keys and keys
 under a `_target_` that nothing reads (`+sed=3`, `+trainer.max_epoch=3`, with the closest valid names),
 values of the wrong type or range for the argument they feed (from the targets' signatures: the
 models, data modules, Trainer, callbacks, loggers; `_partial_` nodes too), accelerators without their
@@ -18,10 +18,10 @@ import yaml
 from hydra.utils import get_method
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from src.runtime.conf_dir import conf_dir
-from src.runtime.errors import ConfigError
-from src.runtime.trainer_check import check_trainer
-from src.runtime.value_types import check_value, hints_of
+from src.errors import ConfigError
+from src.runtime.config.conf_dir import conf_dir
+from src.runtime.config.trainer_check import check_trainer
+from src.runtime.config.value_types import check_value, hints_of
 
 
 def target_of(node) -> object | None:
@@ -47,25 +47,6 @@ def unknown_key(key: str, allowed, what: str = "unknown key") -> ConfigError:
     return ConfigError(key, f"{what}; allowed: {sorted(str(a) for a in allowed)}")
 
 
-def dict_schemas() -> dict[str, type]:
-    """Plain mappings read by a dataclass (`model.optim` -> OptimConfig) while they have no `_target_`."""
-    try:
-        from src.lightning_modules.optim import OptimConfig
-    except ImportError:  # optim became a `_target_` group: its signature is checked instead
-        return {}
-    return {"optim": OptimConfig}
-
-
-def check_fields(node: DictConfig, schema: type, path: str) -> None:
-    """Keys and value types of a plain mapping read by the dataclass `schema`."""
-    hints = hints_of(schema)
-    for key in node:
-        if key not in hints:
-            raise unknown_key(f"{path}.{key}", list(hints))
-        if not node._get_node(key)._is_interpolation():
-            check_value(f"{path}.{key}", str(key), node[key], hints[key])
-
-
 def check_keys(node, path: str) -> None:
     """Every key under a `_target_` node must be an argument of that target (recursively), and its value
     must fit the argument's type hint and known range (`_partial_` nodes too)."""
@@ -81,7 +62,6 @@ def check_keys(node, path: str) -> None:
         takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
         allowed = [n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
         hints = hints_of(target)
-        schemas = dict_schemas()
         for key in node:
             name = str(key)
             if name.startswith("_"):
@@ -94,9 +74,6 @@ def check_keys(node, path: str) -> None:
             if child._is_interpolation() or child._is_missing():
                 continue  # judged where the value is defined
             value = node[key]
-            if isinstance(value, DictConfig) and "_target_" not in value and name in schemas:
-                check_fields(value, schemas[name], f"{path}.{name}")
-                continue
             check_value(f"{path}.{name}", name, value, hints.get(name, inspect.Parameter.empty))
     for key in node:
         if not str(key).startswith("_"):
@@ -157,7 +134,7 @@ def check_top_level(cfg: DictConfig) -> None:
 
 def check_wandb(cfg: DictConfig) -> None:
     """`mode: online` needs an API key; without one W&B would stop the run at its first call."""
-    from src.loggers.wandb_logger import has_api_key
+    from src.runtime.config.wandb_key import has_api_key
 
     for name, node in (cfg.get("logger") or {}).items():
         if isinstance(node, DictConfig) and "wandb" in str(node.get("_target_", "")):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from src.runtime.errors import DataError
+from src.errors import DataError
 
 TAIL_BYTES = 4096  # where the end marker of a JPEG is looked for (some writers pad after it)
 

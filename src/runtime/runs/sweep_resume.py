@@ -65,7 +65,7 @@ def _value(cfg: DictConfig, metrics: dict) -> Any:
 def plan(cfg: DictConfig, run_dir: Path, overrides: list[str], multirun: bool) -> Decision | None:
     """What to do with this job given what the previous run of the sweep left in `run_dir` (None: a new
     job, or not a resumable sweep). Applies the decision to the run folder and to `cfg` (`ckpt_path`)."""
-    from src.outputs.job_status import is_global_zero
+    from src.runtime.runs.job_status import is_global_zero
 
     if not multirun or not cfg.get("sweep_resume") or not is_global_zero():
         return None
@@ -75,7 +75,7 @@ def plan(cfg: DictConfig, run_dir: Path, overrides: list[str], multirun: bool) -
     same = previous.get("overrides") == list(overrides)
     status = previous.get("status")
     if status == "running" and _alive_here(previous):
-        from src.runtime.errors import ConfigError
+        from src.errors import ConfigError
 
         raise ConfigError(
             f"hydra.sweep.dir: job {run_dir.name} is still running in process {previous.get('pid')}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torchvision.ops import box_convert
 
-from src.models.yolo_anchors import shape_iou
+from src.boxes.anchors import shape_iou
 
 
 def encode_v1(

@@ -14,7 +14,7 @@ from functools import partial
 import torch
 from lightning.pytorch.callbacks import EMAWeightAveraging
 
-from src.runtime.errors import check
+from src.errors import check
 
 
 def warmup_ema(
