@@ -25,9 +25,7 @@ from src.data.common.image_files import image_sources
 from src.data.common.predict_images import PredictImages, PredictInput
 from src.datamodules.base import default_workers, worker_context
 from src.errors import ConfigError, DataError, check
-from src.outputs.detection_writer import DetectionWriter
-from src.outputs.segmentation_writer import SegmentationWriter
-from src.outputs.verification_writer import VerificationWriter
+from src.outputs.writers import WRITERS
 from src.pipeline import build_data, resolve_ckpt
 from src.runtime.checkpoints.checkpoint_check import check_fits, load_checkpoint, use_checkpoint_model
 from src.runtime.checkpoints.checkpoint_facts import data_facts, facts_of
@@ -65,9 +63,9 @@ def read_pairs(cfg: DictConfig) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def inputs_of(cfg: DictConfig, task: str) -> tuple[list[Path], list[tuple[int, int]]]:
-    """The files to predict on and, for verification, the pairs as indices into them."""
-    if task != "verification":
+def inputs_of(cfg: DictConfig, takes_pairs: bool) -> tuple[list[Path], list[tuple[int, int]]]:
+    """The files to predict on and, for a task that takes pairs (verification), the pairs as indices."""
+    if not takes_pairs:
         return image_sources(cfg.get("source")), []
     pairs = read_pairs(cfg)
     if cfg.get("source") is None and not pairs:
@@ -83,15 +81,6 @@ def inputs_of(cfg: DictConfig, task: str) -> tuple[list[Path], list[tuple[int, i
     return files, [(index[a.resolve()], index[b.resolve()]) for a, b in pairs]
 
 
-def writer_for(model, out_dir: Path, files, pairs, facts: dict):
-    names = list(facts.get("class_names") or [f"class_{i}" for i in range(getattr(model, "num_classes", 0))])
-    if model.task == "segmentation":
-        return SegmentationWriter(out_dir, files, names)
-    if model.task == "detection":
-        return DetectionWriter(out_dir, files, names, facts.get("category_ids") or list(range(len(names))))
-    return VerificationWriter(out_dir, files, pairs, model.distance, float(model.threshold))
-
-
 def loader_settings(cfg: DictConfig) -> tuple[int, int]:
     """(batch_size, num_workers) of the predict loader, checked."""
     batch_size, workers = cfg.batch_size, cfg.num_workers
@@ -102,8 +91,7 @@ def loader_settings(cfg: DictConfig) -> tuple[int, int]:
 
 
 def predict_loader(cfg: DictConfig, files, model, facts: dict) -> DataLoader:
-    size = getattr(model, "image_size", None) if model.task == "detection" else facts.get("image_size")
-    resize = facts.get("resize", "letterbox") if model.task == "detection" else "resize"
+    size, resize = WRITERS[model.task].input_rule(model, facts)
     prepare = PredictInput(size, resize, facts.get("mean"), facts.get("std"))
     batch_size, workers = loader_settings(cfg)
     return DataLoader(
@@ -123,7 +111,7 @@ def predict(cfg: DictConfig) -> dict:
     checkpoint = load_checkpoint(ckpt)
     use_checkpoint_model(cfg, checkpoint, ckpt)
     validate(cfg)
-    files, pairs = inputs_of(cfg, task_of(cfg.model, "model"))
+    files, pairs = inputs_of(cfg, WRITERS[task_of(cfg.model, "model")].takes_pairs)
     loader_settings(cfg)
     model = build(cfg.model, "model")
     check_fits(ckpt, checkpoint, model, cfg)
@@ -132,7 +120,7 @@ def predict(cfg: DictConfig) -> dict:
         facts = data_facts(build_data(cfg), dict(cfg.model))
     model.load_state_dict(checkpoint["state_dict"])
     del checkpoint
-    writer = writer_for(model, out_dir, files, pairs, facts)
+    writer = WRITERS[model.task].for_run(out_dir, files, pairs, model, facts)
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=[writer], logger=False)
     if trainer.world_size > 1:  # the writers gather nothing across processes
         raise ConfigError(

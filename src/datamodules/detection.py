@@ -65,7 +65,7 @@ class DetectionDataModule(BatchColour, BaseDataModule):
                 self.reader.dataset("val"), self.image_size, self.resize, self.mean, self.std
             )
         if self.test_set is None and stage in (None, "test"):
-            split = "test" if "test" in getattr(self.reader, "splits", ("train", "val", "test")) else "val"
+            split = "test" if "test" in self.reader.splits else "val"
             self.test_set = DetectionEvalSet(
                 self.reader.dataset(split), self.image_size, self.resize, self.mean, self.std
             )

@@ -50,7 +50,7 @@ class SegmentationDataModule(BaseDataModule):
                 self.reader.dataset("val"), eval_transform(self.image_size, self.mean, self.std)
             )
         if self.test_set is None and stage in (None, "test"):
-            split = "test" if "test" in getattr(self.reader, "splits", ("train", "val", "test")) else "val"
+            split = "test" if "test" in self.reader.splits else "val"
             self.test_set = Transformed(
                 self.reader.dataset(split), eval_transform(self.image_size, self.mean, self.std)
             )

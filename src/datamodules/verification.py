@@ -75,7 +75,7 @@ class VerificationDataModule(BatchColour, BaseDataModule):
 
     @property
     def crop(self) -> float | None:
-        return getattr(self.reader, "crop", None)
+        return self.reader.crop
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None and stage in (None, "fit"):

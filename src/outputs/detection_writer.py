@@ -12,10 +12,19 @@ import json
 from pathlib import Path
 
 from src.outputs.detection_plots import draw_detections
-from src.outputs.prediction_writer import PredictionWriter
+from src.outputs.prediction_writer import PredictionWriter, class_names_of
 
 
 class DetectionWriter(PredictionWriter):
+    @classmethod
+    def for_run(cls, out_dir, files, pairs, model, facts):
+        names = class_names_of(model, facts)
+        return cls(out_dir, files, names, facts.get("category_ids") or list(range(len(names))))
+
+    @staticmethod
+    def input_rule(model, facts):  # the detector's own input size, letterboxed as in training
+        return getattr(model, "image_size", None), facts.get("resize", "letterbox")
+
     def __init__(self, out_dir, files, class_names, category_ids: list[int]):
         super().__init__(out_dir, files, class_names)
         self.category_ids = list(category_ids)

@@ -13,7 +13,23 @@ from pathlib import Path
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 
+def class_names_of(model, facts: dict) -> list[str]:
+    return list(facts.get("class_names") or [f"class_{i}" for i in range(getattr(model, "num_classes", 0))])
+
+
 class PredictionWriter(BasePredictionWriter, ABC):
+    takes_pairs = False  # verification: `+pair=` / `+pairs=` name pairs of the input images
+
+    @classmethod
+    def for_run(cls, out_dir: Path, files: list[Path], pairs, model, facts: dict) -> PredictionWriter:
+        """The writer for `model`'s predictions (the class names come from the checkpoint's data facts)."""
+        return cls(out_dir, files, class_names_of(model, facts))
+
+    @staticmethod
+    def input_rule(model, facts: dict) -> tuple[object, str]:
+        """(size, resize) of the input images: the size the model was trained at, resized (not letterboxed)."""
+        return facts.get("image_size"), "resize"
+
     def __init__(self, out_dir: str | Path, files: list[Path], class_names: list[str] | None = None):
         super().__init__(write_interval="batch")
         self.out_dir, self.files = Path(out_dir), list(files)

@@ -20,6 +20,12 @@ from src.outputs.prediction_writer import PredictionWriter
 
 
 class VerificationWriter(PredictionWriter):
+    takes_pairs = True
+
+    @classmethod
+    def for_run(cls, out_dir, files, pairs, model, facts):
+        return cls(out_dir, files, pairs, model.distance, float(model.threshold))
+
     def __init__(self, out_dir, files, pairs: list[tuple[int, int]], distance: str, threshold: float):
         super().__init__(out_dir, files)
         self.pairs, self.distance, self.threshold = list(pairs), distance, float(threshold)

@@ -50,6 +50,7 @@ class ShapesSeg:
             seed,
         )
         self.class_names = ["background", *SHAPES[:num_shapes]]
+        self.splits = ("train", "val", "test")
 
     def dataset(self, split: str) -> Dataset:
         scenes = [

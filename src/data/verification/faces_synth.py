@@ -231,6 +231,7 @@ class FacesSynth:
             seed,
         )
         self.splits = ("train", "val", "test")
+        self.crop = None  # rendered faces fill the image
         self._cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @property
