@@ -1,6 +1,6 @@
 """Tiny overrides per model for the sweep / search / W&B / resume / DDP tests, in one place.
 
-Add an entry when a model lands on main (`siamese`, `yolo`): every test of tests/integration/test_sweeps.py,
+Add an entry for a new model: every test of tests/integration/test_sweeps.py,
 test_optuna*.py, test_wandb.py, test_resume.py and test_ddp.py is parametrised over MODELS.
 Each entry: the overrides (besides `model=<name>`) that make one epoch take a second or two on CPU, and a cheap swept key
 with two valid values and one invalid value (for the failed-job row of a sweep).

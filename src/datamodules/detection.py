@@ -19,7 +19,7 @@ from src.data.detection.datasets import (
     collate_detection_train,
 )
 from src.datamodules.base import BaseDataModule
-from src.datamodules.batch_colour import BatchColour
+from src.datamodules.batch_colour_mixin import BatchColour
 from src.errors import check, check_choice
 
 

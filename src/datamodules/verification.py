@@ -21,7 +21,7 @@ from src.data.common.transforms import (
     train_transform,
 )
 from src.datamodules.base import BaseDataModule
-from src.datamodules.batch_colour import BatchColour
+from src.datamodules.batch_colour_mixin import BatchColour
 from src.errors import check, check_choice
 
 SAMPLERS = ("pk", "random")

@@ -33,7 +33,6 @@ OWN_KEYS = ("num_classes", "image_size")  # a head's errors about these are the 
 
 class Detector(TaskModule):
     task = "detection"
-    monitor = "val/map50"
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""Batch-level colour jitter + normalisation (src/data/common/batch_colour.py, `batch_colour: true`): a function of
+"""Batch-level colour jitter + normalisation (src/data/common/colour_jitter.py, `batch_colour: true`): a function of
 (seed, epoch, batch index), it changes the images, and the DataModule applies it to training batches only."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import torch
 
-from src.data.common.batch_colour import jitter_batch
+from src.data.common.colour_jitter import jitter_batch
 from src.data.common.transforms import IMAGENET_MEAN, IMAGENET_STD
 from src.runtime.config.instantiate import build
 from tests.conftest import make_cfg

@@ -1,7 +1,7 @@
 """DataModule mixin: training batches get their colour jitter and normalisation on the device, per batch.
 
 With `batch_colour: true` the loader workers leave colour out and hand over [0, 1] images;
-`on_after_batch_transfer` then jitters and normalises the whole batch (src/data/common/batch_colour.py) with
+`on_after_batch_transfer` then jitters and normalises the whole batch (src/data/common/colour_jitter.py) with
 factors drawn from (run seed, epoch, batch index, rank), so resuming a run replays them. Validation,
 test and prediction batches are normalised in the workers as before.
 """
@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import torch
 
-from src.data.common.batch_colour import jitter_batch
+from src.data.common.colour_jitter import jitter_batch
 
 
 class BatchColour:
