@@ -32,7 +32,7 @@ class KillAfterStep(pl.Callback):
 RESUME_DATA = {
     "unet": ["data.reader.num_train=32"],
     "yolo": ["data.reader.num_train=32"],
-    "siamese": ["data.reader.num_train_identities=8", "data.reader.images_per_identity=4"],
+    "siamese": ["data.reader.num_train_identities=8", "data.reader.train_images_per_identity=4"],
 }
 
 

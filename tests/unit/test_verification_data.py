@@ -43,23 +43,27 @@ def write_lfw(
 
 SMALL_FACES = dict(
     num_train_identities=6,
-    images_per_identity=4,
+    train_images_per_identity=4,
     num_val_identities=4,
     num_test_identities=4,
     eval_images_per_identity=3,
     num_val_pairs=20,
     num_test_pairs=20,
     image_size=24,
+    pose=1.0,
+    lighting=1.0,
+    noise=0.04,
+    seed=0,
 )
 
 
 # ---- faces_synth --------------------------------------------------------------------------------------
 def test_faces_synth_is_deterministic_and_shaped():
-    a, b = FacesSynth(**SMALL_FACES, seed=3), FacesSynth(**SMALL_FACES, seed=3)
+    a, b = FacesSynth(**{**SMALL_FACES, "seed": 3}), FacesSynth(**{**SMALL_FACES, "seed": 3})
     img, ident = a.dataset("train")[5]
     assert img.shape == (3, 24, 24) and img.dtype == torch.uint8 and ident == 1
     assert torch.equal(a.images("train")[0], b.images("train")[0])
-    assert not torch.equal(a.images("train")[0], FacesSynth(**SMALL_FACES, seed=4).images("train")[0])
+    assert not torch.equal(a.images("train")[0], FacesSynth(**{**SMALL_FACES, "seed": 4}).images("train")[0])
     ia, ib, same, fold = a.pairs("val")[0]
     assert ia.shape == ib.shape == (3, 24, 24) and isinstance(same, bool) and 0 <= fold < 10
 
@@ -86,9 +90,9 @@ def test_faces_synth_pairs_are_balanced_in_ten_folds():
 
 def test_faces_synth_rejects_bad_values():
     with pytest.raises(ConfigError, match="num_train_identities"):
-        FacesSynth(num_train_identities=1)
+        FacesSynth(**{**SMALL_FACES, "num_train_identities": 1})
     with pytest.raises(ConfigError, match="image_size"):
-        FacesSynth(image_size=8)
+        FacesSynth(**{**SMALL_FACES, "image_size": 8})
 
 
 def test_pk_sampler_batches():

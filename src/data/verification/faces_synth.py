@@ -181,22 +181,22 @@ class FacesSynth:
 
     def __init__(
         self,
-        num_train_identities: int = 200,
-        images_per_identity: int = 20,
-        num_val_identities: int = 50,
-        num_test_identities: int = 50,
-        eval_images_per_identity: int = 10,
-        num_val_pairs: int = 2000,
-        num_test_pairs: int = 2000,
-        image_size: int = 48,
-        pose: float = 1.0,
-        lighting: float = 1.0,
-        noise: float = 0.04,
-        seed: int = 0,
+        num_train_identities: int,
+        train_images_per_identity: int,
+        num_val_identities: int,
+        num_test_identities: int,
+        eval_images_per_identity: int,
+        num_val_pairs: int,
+        num_test_pairs: int,
+        image_size: int,
+        pose: float,
+        lighting: float,
+        noise: float,
+        seed: int,
     ):
         for key, value, low in (
             ("num_train_identities", num_train_identities, 2),
-            ("images_per_identity", images_per_identity, 2),
+            ("train_images_per_identity", train_images_per_identity, 2),
             ("num_val_identities", num_val_identities, 2),
             ("num_test_identities", num_test_identities, 2),
             ("eval_images_per_identity", eval_images_per_identity, 2),
@@ -218,7 +218,7 @@ class FacesSynth:
             "test": num_test_identities,
         }
         self.per_identity = {
-            "train": images_per_identity,
+            "train": train_images_per_identity,
             "val": eval_images_per_identity,
             "test": eval_images_per_identity,
         }
