@@ -34,6 +34,23 @@ def make_cfg(tmp_path: Path, overrides: list[str] | None = None, config_name: st
     return cfg
 
 
+def augment_block(option: str, **values) -> dict:
+    """conf/data/augment/<option>.yaml (`image` or `detection`, its defaults merged) with `values` changed."""
+    import yaml
+
+    folder = ROOT / "conf" / "data" / "augment"
+    block = {}
+    for name in ["image", option] if option != "image" else ["image"]:
+        block.update(
+            {
+                k: v
+                for k, v in yaml.safe_load((folder / f"{name}.yaml").read_text()).items()
+                if k != "defaults"
+            }
+        )
+    return {**block, **values}
+
+
 def run_train(cfg: DictConfig):
     """Run the training pipeline on a composed config, with HydraConfig set as in a real run."""
     from hydra.core.hydra_config import HydraConfig

@@ -28,6 +28,7 @@ from src.data.detection.shapes_det import ShapesDet
 from src.data.detection.voc_det import VocDet
 from src.data.detection.yolo_format import YoloDet
 from src.errors import ConfigError, DataError
+from tests.conftest import augment_block
 
 NAMES = ["circle", "square", "triangle"]
 SIZES = [(64, 64), (80, 48), (48, 72)]  # (W, H): mixed sizes exercise letterboxing and mapping back
@@ -250,7 +251,9 @@ def test_coco_category_mapping_crowd_and_errors(tmp_path):
     image, target = reader.dataset("val")[0]
     assert target["boxes"].canvas_size == tuple(image.shape[-2:])
     # crowd boxes are left out of training targets
-    train = DetectionTrainSet(reader.dataset("train"), DetAugmentConfig(enabled=False), 64)
+    train = DetectionTrainSet(
+        reader.dataset("train"), DetAugmentConfig(**augment_block("detection", enabled=False)), 64
+    )
     assert len(train[0][1]["labels"]) == len(items[0]["labels"]) - 1
     # an annotation naming a missing image file
     (root / "val2017" / "img001.png").unlink()
@@ -318,7 +321,7 @@ def test_letterbox_maps_back_and_train_pipeline_keeps_boxes_valid():
     )
     torch.testing.assert_close(back, boxes.as_subclass(torch.Tensor))
     torch.manual_seed(0)
-    cfg = DetAugmentConfig(mosaic=1.0, mixup=0.5, degrees=5)
+    cfg = DetAugmentConfig(**augment_block("detection", mosaic=1.0, mixup=0.5, degrees=5))
     train = DetectionTrainSet(ShapesDet(num_train=16, num_val=1, num_test=1).dataset("train"), cfg, 64)
     for i in range(8):
         img, t = train[i]
@@ -327,7 +330,7 @@ def test_letterbox_maps_back_and_train_pipeline_keeps_boxes_valid():
         assert len(b) == len(t["labels"]) and ((b[:, 2:] > b[:, :2]).all() if len(b) else True)
         assert (b >= 0).all() and (b <= 64).all()
     with pytest.raises(ConfigError, match="augment.mosaic"):
-        DetAugmentConfig(mosaic=1.5)
+        DetAugmentConfig(**augment_block("detection", mosaic=1.5))
 
 
 @pytest.mark.parametrize("fmt", ["yolo", "coco", "voc_det"])

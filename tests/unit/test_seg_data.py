@@ -14,7 +14,7 @@ from src.data.segmentation.voc_seg import VOC_CLASSES, VocSeg
 from src.datamodules.segmentation import SegmentationDataModule
 from src.errors import ConfigError, DataError
 from src.runtime.config.instantiate import build
-from tests.conftest import make_cfg
+from tests.conftest import augment_block, make_cfg
 from tests.seg_data_utils import SIZES, write_mask_folder, write_voc
 
 
@@ -36,7 +36,12 @@ def test_mask_folder_datamodule_resizes_to_image_size(tmp_path):
     reader = MaskFolder(write_mask_folder(tmp_path / "ds", test=True), num_classes=4)
     assert reader.splits == ("train", "val", "test")
     dm = SegmentationDataModule(
-        reader, num_classes=4, image_size=[32, 40], augment=None, batch_size=4, num_workers=0
+        reader,
+        num_classes=4,
+        image_size=[32, 40],
+        augment=augment_block("image"),
+        batch_size=4,
+        num_workers=0,
     )
     dm.setup("fit")
     images, masks = next(iter(dm.train_dataloader()))

@@ -6,7 +6,7 @@ pipeline serves segmentation, detection and verification. Validation gets only r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torchvision import tv_tensors
@@ -20,19 +20,19 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 @dataclass
 class AugmentConfig:
-    """The `data.augment` block (training only)."""
+    """The `data.augment` block (training only). No defaults here: they live in conf/data/augment/."""
 
-    enabled: bool = True
-    hflip: float = 0.5  # probability of a horizontal flip
-    vflip: float = 0.0  # probability of a vertical flip
-    scale: list[float] | None = field(default_factory=lambda: [0.5, 1.0])  # random-resized-crop area range
-    ratio: list[float] = field(default_factory=lambda: [0.75, 1.333])  # its aspect-ratio range
-    degrees: float = 0.0  # random rotation / affine angle
-    translate: float = 0.0  # random affine shift, fraction of the size
-    color_jitter: float = 0.3  # brightness/contrast/saturation strength; 0 = off
-    hue: float = 0.02
-    grayscale: float = 0.0  # probability of grayscale
-    blur: float = 0.0  # probability of a Gaussian blur
+    enabled: bool
+    hflip: float  # probability of a horizontal flip
+    vflip: float  # probability of a vertical flip
+    scale: list[float] | None  # random-resized-crop area range
+    ratio: list[float]  # its aspect-ratio range
+    degrees: float  # random rotation / affine angle
+    translate: float  # random affine shift, fraction of the size
+    color_jitter: float  # brightness/contrast/saturation strength; 0 = off
+    hue: float
+    grayscale: float  # probability of grayscale
+    blur: float  # probability of a Gaussian blur
 
     def __post_init__(self):
         for key in ("hflip", "vflip", "grayscale", "blur"):

@@ -9,7 +9,7 @@ letterbox + float only, and the target keeps what maps predictions back to the o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch.utils.data import Dataset
@@ -28,13 +28,10 @@ PAD_VALUE = 114  # grey padding, as in ultralytics
 class DetAugmentConfig(AugmentConfig):
     """The detection `data.augment` block: AugmentConfig plus mosaic, mix-up and affine scale."""
 
-    scale: list[float] | None = None  # random-resized-crop area range; null = off (affine scale is used)
-    vflip: float = 0.0
-    affine_scale: list[float] | None = field(default_factory=lambda: [0.6, 1.4])  # zoom range; null = off
-    translate: float = 0.1  # affine shift, fraction of the size
-    mosaic: float = 0.5  # probability of a 2×2 mosaic of four training images
-    mixup: float = 0.1  # probability of blending with a second training sample (boxes of both kept)
-    min_box_size: float = 2.0  # boxes smaller than this (pixels, after augmentation) are dropped
+    affine_scale: list[float] | None  # zoom range; null = off
+    mosaic: float  # probability of a 2×2 mosaic of four training images
+    mixup: float  # probability of blending with a second training sample (boxes of both kept)
+    min_box_size: float  # boxes smaller than this (pixels, after augmentation) are dropped
 
     def __post_init__(self):
         super().__post_init__()
