@@ -42,14 +42,24 @@ def yaml_values(model: str, options: dict[str, str] | None = None) -> dict:
     `options` picks other group options, as `model/net=smp` does on the command line."""
     raw = yaml.safe_load((CONF / "model" / f"{model}.yaml").read_text())
     merged: dict = {}
-    for entry in raw.pop("defaults", []):
+    raw["defaults"] = raw.get("defaults", [])
+    for entry in raw["defaults"]:
         if isinstance(entry, dict):
             ((group, option),) = entry.items()
-            if not group.startswith(("/", "override")):
+            if group.startswith("optional "):  # `optional tuned_schedule@schedule: siamese_${model/schedule}`
+                folder, package = group.removeprefix("optional ").split("@")
+                chosen = (options or {}).get(package) or next(
+                    v for e in raw["defaults"] if isinstance(e, dict) for k, v in e.items() if k == package
+                )
+                file = CONF / "model" / folder / f"{option.replace('${model/' + package + '}', chosen)}.yaml"
+                if file.is_file():
+                    merged[package] = merge(merged[package], yaml.safe_load(file.read_text()))
+            elif not group.startswith(("/", "override")):
                 option = (options or {}).get(group, option)
                 merged[group] = yaml.safe_load((CONF / "model" / group / f"{option}.yaml").read_text())
         elif entry != "_self_":
             merged = merge(merged, yaml_values(entry))  # another model config (yolov1 extends yolo)
+    raw.pop("defaults")
     return _strip(merge(merged, raw))
 
 

@@ -35,7 +35,7 @@ def test_margin_sweep_and_other_keys_compose(tmp_path):
         "model/loss=contrastive model.loss.margin=0.5",
         "model/loss=arcface model.loss.scale=64",
         "model/optim=sgd model.optim.momentum=0.8",
-        "model/schedule=constant ~model.schedule.min_lr_ratio",
+        "model/schedule=constant",
         "model.reductor.embedding_size=32",
     ):
         validate(make_cfg(tmp_path, ["model=siamese", *override.split()]))
