@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import lightning.pytorch as pl
 import pytest
@@ -12,7 +10,7 @@ import pytest
 from src.errors import ConfigError
 from src.runtime.config.config_check import validate
 from src.runtime.config.instantiate import build
-from tests.conftest import ROOT, make_cfg, run_train
+from tests.conftest import make_cfg, run_train
 from tests.tiny_models import MODELS, tiny
 
 TINY_UNET = [
@@ -91,20 +89,6 @@ def test_resume_without_checkpoint_says_how(tmp_path):
     cfg = make_cfg(tmp_path, [*TINY_UNET, "ckpt_path=last"])
     with pytest.raises(ConfigError, match="hydra.run.dir=<run folder> ckpt_path=last"):
         run_train(cfg)
-
-
-def test_cli_error_is_one_line_and_exit_code_2(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "train.py", "model.net.depth=0", f"hydra.run.dir={tmp_path}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 2
-    output = proc.stdout + proc.stderr
-    assert "Config error: model.net.depth: expected an integer from 1 to 8 (got 0)" in output
-    assert "Traceback" not in output
 
 
 @pytest.mark.slow

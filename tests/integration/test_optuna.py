@@ -41,12 +41,14 @@ def test_search_space_syntax():
 
 @pytest.mark.parametrize("model", MODELS)
 def test_search_configs_compose(tmp_path, model):
-    """Each model's search composes, maximises the model's monitor and searches valid keys."""
+    """Each model's search composes, follows monitor_mode (max by default) and searches valid keys."""
     name, _ = SEARCH[model]
     cfg = make_cfg(tmp_path, [f"hparams_search={name}"])
     sweeper = cfg.hydra.sweeper
     assert sweeper._target_.endswith("OptunaSweeper") and sweeper.direction == "maximize"
-    assert cfg.optimized_metric == cfg.model.monitor
+    flipped = make_cfg(tmp_path, [f"hparams_search={name}", "monitor_mode=min", "model.monitor=val/loss"])
+    assert flipped.hydra.sweeper.direction == "minimize" and flipped.optimized_metric == "val/loss"
+    assert flipped.callbacks.model_checkpoint.mode == "min" and flipped.callbacks.early_stopping.mode == "min"
     assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
     for key in sweeper.params:  # every searched key exists in the model's config
         assert OmegaConf.select(cfg, key, default="<absent>") != "<absent>", key
@@ -70,7 +72,7 @@ def search_args(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", MODELS[:1])  # model-independent: run once, on the cheapest model
 def test_failed_trial_does_not_end_the_search(tmp_path, model):
     key, (good, _), bad = SWEEP[model]
     # the bad value, then the good one (enqueued); the search's other keys fixed at the tiny config's values
@@ -109,7 +111,7 @@ def _count(db, states):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", MODELS[:1])  # model-independent: run once, on the cheapest model
 def test_killed_search_resumes(tmp_path, model):
     sweep, n_trials = tmp_path / "search", 3
     sampler = ["hydra.sweeper.sampler._target_=optuna.samplers.RandomSampler", "hydra.sweeper.sampler.seed=0"]

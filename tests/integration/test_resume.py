@@ -107,7 +107,7 @@ def test_checkpoints_load_with_weights_only(tmp_path, model):
         assert "state_dict" in state and any("RngStateCheckpoint" in k for k in state["callbacks"])
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", MODELS[:1])  # model-independent: run once, on the cheapest model
 def test_non_finite_loss_stops_with_a_clear_message(tmp_path, model):
     from src.runtime.config.instantiate import build
 
@@ -123,7 +123,7 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_path, model):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", MODELS[:1])  # model-independent: run once, on the cheapest model
 def test_training_with_a_nan_loss_stops(tmp_path, model):
     cfg = make_cfg(
         tmp_path, tiny(model, "trainer.max_epochs=1", "model.optim.lr=1e30", "model.schedule.warmup_epochs=0")
