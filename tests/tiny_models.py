@@ -76,7 +76,7 @@ SEARCH: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "yolo": (
         "yolo_optuna",
-        {"model.nms_iou": "interval(0.3, 0.7)", "model.optim.lr": "tag(log, interval(1e-3, 1e-2))"},
+        {"model.head.assign_iou": "interval(0.3, 0.7)", "model.optim.lr": "tag(log, interval(1e-3, 1e-2))"},
     ),
 }
 
