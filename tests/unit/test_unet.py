@@ -108,7 +108,7 @@ def test_smp_encoder_weights_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError) as err:
         build(cfg.model, "model")
     assert err.value.key == "model.net.encoder_weights"
-    assert "nope.pth" in str(err.value) and "never downloaded" in str(err.value)
+    assert "nope.pth" in str(err.value) and "no file or run folder" in str(err.value)
 
 
 def test_smp_encoder_weights_load_from_a_local_torchvision_state_dict(tmp_path):
