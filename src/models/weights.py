@@ -121,10 +121,16 @@ def match_tensors(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor]):
 def load_from_run(module: nn.Module, ckpt: str | Path, key: str, what: str) -> int:
     """Load the part of our checkpoint `ckpt` that fits `module`; one log line; nothing fits: ConfigError."""
     own = module.state_dict()
-    loaded, prefix, skipped = match_tensors(own, run_state_dict(ckpt, key))
-    if not loaded:
+    state = run_state_dict(ckpt, key)
+    loaded, prefix, skipped = match_tensors(own, state)
+    under = sum(1 for name in state if name.startswith(prefix))
+    # a part fits when most of the module or most of that part of the checkpoint fits: a few tensors of
+    # equal shape under look-alike names (a BatchNorm here and there) are chance, not a matching part
+    if len(loaded) < 0.5 * min(len(own), under):
         raise ConfigError(
-            key, f"no tensor of {ckpt} fits the {what} (another architecture or width?): nothing to load"
+            key,
+            f"no tensor of {ckpt} fits the {what} (another architecture or width?): nothing to load"
+            + (f" (only {len(loaded)} of {len(own)} by chance)" if loaded else ""),
         )
     module.load_state_dict(loaded, strict=False)
     fresh = [k for k in own if k not in loaded]
