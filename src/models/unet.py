@@ -109,6 +109,11 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(widths[0], num_classes, kernel_size=1)
         self.load_weights(weights)
 
+    @property
+    def encoder(self) -> nn.ModuleList:
+        """The contracting path (stem and down steps): what fine-tuning calls the pretrained part."""
+        return nn.ModuleList([self.stem, self.down])
+
     def load_weights(self, weights: str | None) -> None:
         """A local state-dict file or one of our U-Net runs (the tensors that fit: another class count
         re-initialises only the last 1×1 convolution); U-Net weights have no pretrained names."""

@@ -61,6 +61,10 @@ class Yolo11Head(DetectionHead):
         self.register_buffer("input_std", torch.ones(3, 1, 1))
         self._criterion, self._criterion_device = None, None
 
+    def pretrained_part(self) -> torch.nn.Module:
+        """The layers of the yaml's `backbone:` section (0..10 of yolo11.yaml)."""
+        return torch.nn.ModuleList(self.net.model[: len(self.net.yaml["backbone"])])
+
     def prepare(self, datamodule, stage: str) -> None:
         """Remember the DataModule's mean/std (None = images already in [0, 1])."""
         if datamodule is None:
