@@ -43,11 +43,18 @@ def test_every_sweep_form_maps_as_the_official_plugin():
     assert dist("a=choice(2, 3, 4)") == CategoricalDistribution([2, 3, 4])
     assert dist("a=2,3") == CategoricalDistribution([2, 3])
     assert dist("a=shuffle(a, b)") == CategoricalDistribution(["a", "b"])
-    # range: the official plugin's bounds (stop included), not Hydra's
-    assert dist("a=range(1, 4)") == IntDistribution(1, 4)
-    assert dist("a=range(2, 8, 2)") == IntDistribution(2, 8, step=2)
-    assert dist("a=range(-5.5, 5.5, step=0.5)") == FloatDistribution(-5.5, 5.5, step=0.5)
-    assert dist("a=range(0, 1, step=0.25)") == FloatDistribution(0.0, 1.0, step=0.25)
+    # range: Hydra's values (stop excluded), as Hydra's own sweeps and the official plugin's grid
+    assert dist("a=range(1, 4)") == IntDistribution(1, 3)
+    assert dist("a=range(2, 8, 2)") == IntDistribution(2, 6, step=2)
+    assert dist("a=range(2, 9, 2)") == IntDistribution(2, 8, step=2)
+    assert dist("a=range(-5.5, 5.5, step=0.5)") == FloatDistribution(-5.5, 5.0, step=0.5)
+    assert dist("a=range(0, 1, step=0.25)") == FloatDistribution(0.0, 0.75, step=0.25)
+    assert dist("a=range(0, 1, step=0.3)") == FloatDistribution(0.0, 0.9, step=0.3)
+    for line in ("a=range(1, 4)", "a=range(2, 9, 2)", "a=range(0, 1, step=0.25)"):  # = Hydra's own sweep
+        parsed = OverridesParser.create().parse_overrides([line])[0]
+        assert search_space.grid_of({"a": dist(line)})["a"] == list(parsed.sweep_iterator())
+    with pytest.raises(ValueError, match="is empty"):
+        dist("a=range(3, 3)")
     assert dist("a=interval(0.1, 1.0)") == FloatDistribution(0.1, 1.0)
     assert dist("a=int(interval(1, 9))") == IntDistribution(1, 9)
     assert dist("a=tag(int, interval(1, 9))") == IntDistribution(1, 9)
@@ -133,9 +140,9 @@ def test_official_config_runs_unchanged(tmp_path):
     sweeper, study = search(tmp_path, "sphere", ["hydra.sweeper.n_trials=6"])
     assert type(study.sampler).__name__ == "TPESampler" and sweeper.directions == ["minimize"]
     assert len(study.trials) == 6 and all(t.state == TrialState.COMPLETE for t in study.trials)
-    for t in study.trials:  # range(-5.5, 5.5, step=0.5): the official bounds, both ends included
+    for t in study.trials:  # range(-5.5, 5.5, step=0.5): Hydra's values, -5.5 .. 5.0
         assert (
-            -5.5 <= t.params["x"] <= 5.5 and (t.params["x"] * 2).is_integer() and t.params["y"] in (-5, 0, 5)
+            -5.5 <= t.params["x"] <= 5.0 and (t.params["x"] * 2).is_integer() and t.params["y"] in (-5, 0, 5)
         )
     official = read(tmp_path / "sweep" / "optimization_results.yaml")
     assert list(official) == ["name", "best_params", "best_value"] and official["name"] == "optuna"
@@ -199,7 +206,7 @@ def test_sampler_by_target(tmp_path):
 
 
 def test_grid_ends_cleanly_when_exhausted(tmp_path):
-    params = "{x: 'range(0, 2)', y: 'choice(-5, 5)'}"  # 3 × 2 = 6 points; n_trials 20 is capped at 6
+    params = "{x: 'range(0, 3)', y: 'choice(-5, 5)'}"  # 3 × 2 = 6 points; n_trials 20 is capped at 6
     overrides = ["hydra/sweeper/sampler=grid", f"hydra.sweeper.params={params}", "hydra.sweeper.n_trials=20"]
     sweeper, study = search(tmp_path, "sphere", overrides)
     points = sorted((t.params["x"], t.params["y"]) for t in study.trials)
@@ -207,6 +214,20 @@ def test_grid_ends_cleanly_when_exhausted(tmp_path):
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
     _, again = search(tmp_path, "sphere", overrides)  # a rerun of an exhausted grid runs nothing
     assert len(again.trials) == 6
+
+
+def test_grid_range_excludes_its_stop_as_the_official_grid(tmp_path):
+    # the official plugin's tests/conf/test_grid.yaml: x choice(-1, 1), y range(-1.0, 1.0, step=1), z foo|bar
+    params = "{x: 'choice(-1, 1)', y: 'range(-1.0, 1.0, step=1)'}"
+    overrides = [
+        "hydra/sweeper/sampler=grid",
+        f"hydra.sweeper.params={params}",
+        "+hydra.sweeper.params.z='choice(foo, bar)'",
+        "hydra.sweeper.n_trials=20",
+    ]
+    _, study = search(tmp_path, "sphere", overrides, fn=lambda job: job["x"] ** 2 + job["y"] ** 2)
+    assert len(study.trials) == 8  # 2 × 2 × 2, as the official plugin: y in {-1, 0}, never 1
+    assert {t.params["y"] for t in study.trials} == {-1.0, 0.0}
 
 
 def test_multi_objective_names_the_pareto_trials(tmp_path):
