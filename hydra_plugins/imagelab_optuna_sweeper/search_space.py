@@ -87,8 +87,12 @@ def param_lines(params: dict | None, arguments: list[str], parser: OverridesPars
 
 
 def parse(lines: list[str], parser: OverridesParser) -> tuple[dict[str, BaseDistribution], list[str]]:
-    """(key → distribution of the searched keys, the fixed override lines), later lines winning."""
-    space: dict[str, BaseDistribution] = {}
+    """(name → distribution of the searched keys, the fixed override lines), later lines winning.
+
+    A searched key's name keeps its prefix (`+w` for an appended key, as the official plugin names it),
+    so that the trial's override `+w=0.5` adds the key as the sweep did.
+    """
+    space: dict[str, tuple[str, BaseDistribution]] = {}  # key → (name with its prefix, distribution)
     fixed: dict[str, str] = {}
     for override in parser.parse_overrides(lines):
         key = override.key_or_group
@@ -97,9 +101,9 @@ def parse(lines: list[str], parser: OverridesParser) -> tuple[dict[str, BaseDist
             fixed[key] = override.input_line
             space.pop(key, None)
         else:
-            space[key] = dist
+            space[key] = (override.get_key_element(), dist)
             fixed.pop(key, None)
-    return space, list(fixed.values())
+    return dict(space.values()), list(fixed.values())
 
 
 def grid_of(space: dict[str, BaseDistribution]) -> dict[str, list]:

@@ -261,6 +261,18 @@ def test_custom_search_space(tmp_path, monkeypatch):
         assert t.params["z"] == job["z"]
 
 
+@pytest.mark.parametrize("sweep", ["+w=choice(0, 1)", "+w=interval(0, 1)"])
+def test_appended_key_swept_from_the_command_line_keeps_its_plus(tmp_path, sweep):
+    sweeper, study = search(tmp_path, "sphere", ["hydra.sweeper.n_trials=3"], arguments=[sweep])
+    assert all(t.state == TrialState.COMPLETE and "+w" in t.params for t in study.trials)
+    assert all("+w" in job and "w" not in job for job in sweeper.launcher.jobs)
+    lines = [f"{k}={v}" for k, v in sweeper.launcher.jobs[0].items() if not k.startswith("hydra.")]
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(TASK / "conf"), version_base=None):
+        assert compose("sphere", overrides=lines).w == sweeper.launcher.jobs[0]["+w"]  # Hydra adds the key
+    GlobalHydra.instance().clear()
+
+
 def test_max_failure_rate(tmp_path):
     def fails_on_positive_x(job):
         if job["x"] > 0:
