@@ -91,8 +91,9 @@ class ImagelabOptunaSweeperConf:
     n_trials: int = 20
     # trials launched at once (a batch for the launcher: joblib / submitit run them in parallel)
     n_jobs: int = 1
-    # stop the search (exit 1) when more than this fraction of its trials failed; 1.0 = carry on
-    max_failure_rate: float = 1.0
+    # stop the search (exit 1) when more than this fraction of its trials failed: 0.0 (the official
+    # plugin's default) = at the first failed trial; 1.0 = carry on (our hparams_search/ configs)
+    max_failure_rate: float = 0.0
     # key -> Hydra sweep syntax (choice, a,b,c, range, interval, int(interval), tag(log|int, ...), shuffle),
     # a fixed value (`key: 5`) or a deletion (`~key: null`)
     params: dict[str, Any] | None = None

@@ -4,8 +4,9 @@
 Each trial is one Hydra job (run folder `<sweep folder>/<trial number>`; with `seeds`, one job per seed,
 `<trial number>_seed<s>`) launched by whatever `hydra/launcher` is configured; the task function's
 return value (train()'s `optimized_metric`, a list of them for several directions) is the trial's value.
-A job that fails, or returns None/NaN, is a failed trial and the search goes on (unless more than
-`max_failure_rate` of the trials failed).
+A job that fails, or returns None/NaN, is a failed trial; when more than `max_failure_rate` of the
+trials failed (default 0.0, as the official plugin: the first failure) the search stops, its last line
+the failing job's own exception.
 
 The study lives in a database: `sqlite:///<sweep folder>/optuna.db` by default, so rerunning the same
 command with `hydra.sweep.dir=<that folder>` resumes the search; or any SQLAlchemy URL / storage object,
@@ -270,13 +271,28 @@ class OptunaSweeper(Sweeper):
             returns.append(outcomes)
             results.write_results(study, sweep_dir, self.directions, metric)
             if failed / told > self.max_failure_rate:
-                raise RuntimeError(
-                    f"{failed} of {told} trials failed, more than max_failure_rate={self.max_failure_rate}:"
-                    " the search stops (see the failed jobs' status.json / summary.md)"
-                )
+                self.stop_on_failures(failed, told, outcomes, batch, sweep_dir)
         results.write_results(study, sweep_dir, self.directions, metric)
         self.log_best(study, metric)
         return returns
+
+    def stop_on_failures(self, failed: int, told: int, outcomes: list, batch: list, sweep_dir: Path) -> None:
+        """Stop the search: our summary line, then the failing job's own exception (as the official plugin:
+        stderr ends with it); a job that returned None/NaN has no exception: its status.json error is named."""
+        summary = (
+            f"{failed} of {told} trials failed, more than max_failure_rate={self.max_failure_rate}: the search"
+            " stops (hydra.sweeper.max_failure_rate=1.0 carries on)"
+        )
+        log.error(summary)
+        for result in outcomes:
+            result.return_value  # noqa: B018 (re-raises a failed job's exception, with its traceback)
+        errors = []
+        for job in batch:
+            subdir = next((o.split("=", 1)[1] for o in job if o.startswith("hydra.sweep.subdir=")), None)
+            status = results.job_error(sweep_dir / subdir) if subdir else None
+            if status:
+                errors.append(f"job {subdir}: {status}")
+        raise RuntimeError(errors[0] if errors else summary)
 
     def log_best(self, study: optuna.Study, metric: Any) -> None:
         if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):

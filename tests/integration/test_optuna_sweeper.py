@@ -247,7 +247,8 @@ def test_multi_objective_names_the_pareto_trials(tmp_path):
 
 
 def test_multi_objective_wrong_arity_fails_the_trial(tmp_path):
-    _, study = search(tmp_path, "multi", ["hydra.sweeper.n_trials=2"], fn=lambda job: 1.0)
+    overrides = ["hydra.sweeper.n_trials=2", "hydra.sweeper.max_failure_rate=1.0"]
+    _, study = search(tmp_path, "multi", overrides, fn=lambda job: 1.0)
     assert [t.state for t in study.trials] == [TrialState.FAIL] * 2
 
 
@@ -281,15 +282,53 @@ def test_max_failure_rate(tmp_path):
 
     params = "{x: 'choice(-1, 1)'}"
     base = [f"hydra.sweeper.params={params}", "hydra.sweeper.n_trials=6", "hydra/sweeper/sampler=random"]
-    # ours by default: carry on (the failures are failed trials)
+    # 1.0 (our hparams_search configs): carry on, the failures are failed trials
     _, study = search(
         tmp_path, "sphere", [*base, "hydra.sweeper.max_failure_rate=1.0"], fn=fails_on_positive_x
     )
     states = [t.state for t in study.trials]
     assert len(states) == 6 and TrialState.FAIL in states and TrialState.COMPLETE in states
-    # the sphere config's max_failure_rate 0.0: the first failed trial stops the search
-    with pytest.raises(RuntimeError, match="max_failure_rate=0.0"):
+    # 0.0: the first failed trial stops the search with the job's own exception
+    with pytest.raises(ValueError, match="boom"):
         search(tmp_path, "sphere", base, fn=fails_on_positive_x, sweep="strict")
+
+
+def test_max_failure_rate_defaults_to_the_official_plugins_zero():
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.imagelab_optuna_sweeper.config import (
+        ImagelabOptunaSweeperConf,
+        OfficialOptunaSweeperConf,
+    )
+
+    for node in (ImagelabOptunaSweeperConf, OfficialOptunaSweeperConf):
+        assert OmegaConf.structured(node).max_failure_rate == 0.0
+
+
+def test_a_trial_returning_nothing_stops_the_search_naming_its_error(tmp_path):
+    def writes_its_error(job):  # a training job: the error in status.json, None returned
+        folder = tmp_path / "sweep" / str(job["hydra.sweep.subdir"])
+        folder.mkdir(parents=True)
+        (folder / "status.json").write_text('{"status": "failed", "error": "ConfigError: seed: bad"}')
+
+    with pytest.raises(RuntimeError, match="job 0: ConfigError: seed: bad"):
+        search(tmp_path, "sphere", ["hydra.sweeper.n_trials=3"], fn=writes_its_error)
+
+
+def test_failure_rate_stderr_ends_with_the_jobs_exception(tmp_path):
+    # the official plugin's test_failure_rate: n_jobs 2, every job raises, max_failure_rate 0.5
+    proc = objective(
+        [
+            f"hydra.sweep.dir={tmp_path}",
+            "hydra.sweeper.n_trials=4",
+            "hydra.sweeper.n_jobs=2",
+            "hydra/sweeper/sampler=random",
+            "hydra.sweeper.max_failure_rate=0.5",
+            "error=true",
+        ]
+    )
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1] == "RuntimeError: cfg.error is True", proc.stderr[-2000:]
 
 
 def test_storage_object_and_url(tmp_path):
