@@ -27,7 +27,7 @@ def dist(line: str):
 def test_search_space_syntax():
     assert dist("a=choice(2, 3, 4)") == CategoricalDistribution([2, 3, 4])
     assert dist("a=2,3") == CategoricalDistribution([2, 3])
-    assert dist("a=range(2, 8, 2)") == IntDistribution(2, 8, step=2)  # the official plugin's: stop included
+    assert dist("a=range(2, 8, 2)") == IntDistribution(2, 6, step=2)  # Hydra's range: stop excluded
     assert dist("a=interval(0.1, 1.0)") == FloatDistribution(0.1, 1.0)
     assert dist("a=tag(int, interval(1, 9))") == IntDistribution(1, 9)
     assert dist("a=tag(int, log, interval(8, 64))") == IntDistribution(8, 64, log=True)
@@ -36,7 +36,7 @@ def test_search_space_syntax():
     # ValueError: Hydra's plugin scan may load the module a second time (another SearchSpaceError class)
     with pytest.raises(ValueError, match="a: a log interval needs low > 0"):
         dist("a=tag(log, interval(0, 1))")
-    assert dist("a=range(0.5, 2.5)") == FloatDistribution(0.5, 2.5, step=1.0)  # float bounds: floats
+    assert dist("a=range(0.5, 2.5)") == FloatDistribution(0.5, 1.5, step=1.0)  # float bounds: floats
 
 
 @pytest.mark.parametrize("model", MODELS)
