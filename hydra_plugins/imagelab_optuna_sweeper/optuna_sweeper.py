@@ -137,8 +137,8 @@ class OptunaSweeper(Sweeper):
         """Distributions of the swept keys (config `params`, then command-line sweeps) and the fixed overrides."""
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         space, fixed = search_space.parse(search_space.param_lines(self.params, arguments, parser), parser)
-        if not space and self.custom_search_space is None:
-            raise SearchSpaceError("nothing to search: give hydra.sweeper.params (or key=choice(...) sweeps)")
+        if not space and self.custom_search_space is None:  # as the official plugin: n_trials runs as it is
+            log.info("no search space (hydra.sweeper.params is empty): n_trials runs of the config as it is")
         return space, fixed
 
     # ---- study ------------------------------------------------------------------------------------------

@@ -274,6 +274,14 @@ def test_appended_key_swept_from_the_command_line_keeps_its_plus(tmp_path, sweep
     GlobalHydra.instance().clear()
 
 
+def test_no_search_space_runs_n_trials_of_the_config_as_it_is(tmp_path):
+    sweeper, study = search(tmp_path, "sphere", ["hydra.sweeper.params=null", "hydra.sweeper.n_trials=3"])
+    assert len(study.trials) == 3 and all(
+        t.state == TrialState.COMPLETE and not t.params for t in study.trials
+    )
+    assert [sorted(job) for job in sweeper.launcher.jobs] == [["hydra.sweep.subdir"]] * 3
+
+
 def test_max_failure_rate(tmp_path):
     def fails_on_positive_x(job):
         if job["x"] > 0:
