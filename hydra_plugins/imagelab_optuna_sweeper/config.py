@@ -67,9 +67,16 @@ SAMPLERS: dict[str, dict[str, Any]] = {
         "constraints_func": None,
         "warn_independent_sampling": True,
     },
+    # removed in Optuna 4.0: kept as an option so that choosing it says so (MOTPE_REMOVED)
+    "motpe": {"_target_": "optuna.samplers.MOTPESampler"},
     # the grid is built from `params` at run time (every search-space entry must be discrete)
     "grid": {"_target_": "optuna.samplers.GridSampler", "_partial_": True, "seed": None},
 }
+
+MOTPE_REMOVED = (
+    "hydra/sweeper/sampler=motpe: the MOTPE sampler was removed in Optuna 4.0; use hydra/sweeper/sampler=tpe"
+    " (TPESampler handles several objectives)"
+)
 
 
 @dataclass

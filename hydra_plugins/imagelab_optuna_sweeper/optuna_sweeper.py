@@ -38,7 +38,7 @@ from optuna.trial import TrialState
 
 from hydra_plugins.imagelab_optuna_sweeper import results, search_space
 from hydra_plugins.imagelab_optuna_sweeper import study as studies
-from hydra_plugins.imagelab_optuna_sweeper.config import SAMPLERS
+from hydra_plugins.imagelab_optuna_sweeper.config import MOTPE_REMOVED, SAMPLERS
 from hydra_plugins.imagelab_optuna_sweeper.search_space import SearchSpaceError, distribution_of  # noqa: F401
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,8 @@ def _sampler_config(sampler: Any) -> dict | None:
     cfg = OmegaConf.to_container(sampler, resolve=True) if OmegaConf.is_config(sampler) else dict(sampler)
     cfg = {k: v for k, v in cfg.items() if v is not None or k == "seed"}
     target = cfg.get("_target_")
+    if str(target).rsplit(".", 1)[-1] in ("MOTPESampler", "raise_motpe_removed"):
+        raise SearchSpaceError(MOTPE_REMOVED)
     try:
         params = inspect.signature(get_class(target)).parameters if target else None
     except Exception:  # not a class we can inspect: let instantiate report it
@@ -116,6 +118,7 @@ class OptunaSweeper(Sweeper):
         )
         self.storage_spec, self.study_name = storage, study_name
         self.sampler_spec = sampler
+        _sampler_config(sampler)  # a removed or misspelt sampler is refused here, before the sweep starts
         self.params = OmegaConf.to_container(params) if OmegaConf.is_config(params) else dict(params or {})
         self.custom_search_space = get_method(custom_search_space) if custom_search_space else None
         self.enqueue = [dict(p) for p in (enqueue or [])]

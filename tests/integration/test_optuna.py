@@ -49,7 +49,12 @@ def test_search_configs_compose(tmp_path, model):
     flipped = make_cfg(tmp_path, [f"hparams_search={name}", "monitor_mode=min", "model.monitor=val/loss"])
     assert flipped.hydra.sweeper.direction == "minimize" and flipped.optimized_metric == "val/loss"
     assert flipped.callbacks.model_checkpoint.mode == "min" and flipped.callbacks.early_stopping.mode == "min"
-    assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
+    assert (
+        str(cfg.hydra.mode) == "RunMode.MULTIRUN" and sweeper.max_failure_rate == 1.0
+    )  # a failed trial: go on
+    assert sweeper.sampler._target_.endswith("TPESampler")
+    random = make_cfg(tmp_path, [f"hparams_search={name}", "hydra/sweeper/sampler=random"])
+    assert random.hydra.sweeper.sampler._target_.endswith("RandomSampler")  # the group's choice is kept
     for key in sweeper.params:  # every searched key exists in the model's config
         assert OmegaConf.select(cfg, key, default="<absent>") != "<absent>", key
 

@@ -196,6 +196,12 @@ def test_sampler_group(tmp_path, sampler):
     assert len(study.trials) == 4 and all(t.state == TrialState.COMPLETE for t in study.trials)
 
 
+def test_removed_motpe_sampler_says_to_use_tpe(tmp_path):
+    with pytest.raises(Exception, match="removed in Optuna 4.0; use hydra/sweeper/sampler=tpe"):
+        search(tmp_path, "multi", ["hydra/sweeper/sampler=motpe"])
+    assert not (tmp_path / "sweep").exists()  # refused before the sweep starts
+
+
 def test_sampler_by_target(tmp_path):
     overrides = [
         "hydra.sweeper.sampler={_target_: optuna.samplers.RandomSampler, seed: 3}",
