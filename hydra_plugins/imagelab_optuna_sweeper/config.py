@@ -1,11 +1,14 @@
 """The sweeper's structured config: `hydra/sweeper=imagelab_optuna` (and `hydra/sweeper=optuna`, the
-official plugin's name, so its configs run unchanged), plus the `hydra/sweeper/sampler` group.
+official plugin's name, so its configs run unchanged; left to the official plugin when it is installed),
+plus the `hydra/sweeper/sampler` group.
 
 The keys are those of hydra-optuna-sweeper (same names, same meaning) and ours (`enqueue`, `seeds`,
 `retry_interrupted`, `heartbeat_interval`). No `from __future__ import annotations` here: Hydra loads
 plugin modules outside `sys.modules`, where dataclasses cannot resolve string annotations.
 """
 
+import importlib.util
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,8 +127,33 @@ class OfficialOptunaSweeperConf(ImagelabOptunaSweeperConf):
     n_jobs: int = 2
 
 
-cs = ConfigStore.instance()
-cs.store(group="hydra/sweeper", name="imagelab_optuna", node=ImagelabOptunaSweeperConf, provider="imagelab")
-cs.store(group="hydra/sweeper", name="optuna", node=OfficialOptunaSweeperConf, provider="imagelab")
-for _name, _node in SAMPLERS.items():
-    cs.store(group="hydra/sweeper/sampler", name=_name, node=_node, provider="imagelab")
+OFFICIAL_PLUGIN = "hydra_plugins.hydra_optuna_sweeper"
+BOTH_INSTALLED = (
+    "hydra-optuna-sweeper is installed too: hydra/sweeper=optuna is the official plugin,"
+    " hydra/sweeper=imagelab_optuna is always ours (imagelab's Optuna sweeper)"
+)
+
+
+def official_plugin_installed() -> bool:
+    try:
+        return importlib.util.find_spec(OFFICIAL_PLUGIN) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def register() -> None:
+    """Store our sweeper and samplers. With the official plugin installed, `optuna` is left to it (else
+    whichever Hydra scans last would win) and one line says so; `imagelab_optuna` always means ours."""
+    cs = ConfigStore.instance()
+    cs.store(
+        group="hydra/sweeper", name="imagelab_optuna", node=ImagelabOptunaSweeperConf, provider="imagelab"
+    )
+    if official_plugin_installed():
+        logging.getLogger(__name__).warning(BOTH_INSTALLED)
+    else:
+        cs.store(group="hydra/sweeper", name="optuna", node=OfficialOptunaSweeperConf, provider="imagelab")
+    for name, node in SAMPLERS.items():
+        cs.store(group="hydra/sweeper/sampler", name=name, node=node, provider="imagelab")
+
+
+register()

@@ -136,6 +136,38 @@ def read(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
+def test_with_the_official_plugin_installed_optuna_is_its_and_one_line_says_so(tmp_path, monkeypatch, caplog):
+    import importlib
+
+    from hydra.core.config_store import ConfigStore
+
+    from hydra_plugins.imagelab_optuna_sweeper import config
+
+    def provider(name):
+        return ConfigStore.instance().repo["hydra"]["sweeper"][f"{name}.yaml"].provider
+
+    assert provider("optuna") == "imagelab" and not config.official_plugin_installed()
+    fake = tmp_path / "hydra_plugins" / "hydra_optuna_sweeper"  # a stand-in for the official package
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        ConfigStore.instance().store(group="hydra/sweeper", name="optuna", node={}, provider="optuna_sweeper")
+        with caplog.at_level("WARNING"):
+            config.register()  # as Hydra's plugin scan does, after the official plugin's
+        assert config.official_plugin_installed()
+        assert provider("optuna") == "optuna_sweeper" and provider("imagelab_optuna") == "imagelab"
+        [line] = [r.getMessage() for r in caplog.records if "hydra-optuna-sweeper" in r.getMessage()]
+        assert (
+            "hydra/sweeper=optuna is the official plugin" in line and "imagelab_optuna is always ours" in line
+        )
+    finally:
+        monkeypatch.undo()
+        importlib.invalidate_caches()
+        config.register()
+    assert provider("optuna") == "imagelab"
+
+
 def test_official_config_runs_unchanged(tmp_path):
     sweeper, study = search(tmp_path, "sphere", ["hydra.sweeper.n_trials=6"])
     assert type(study.sampler).__name__ == "TPESampler" and sweeper.directions == ["minimize"]
