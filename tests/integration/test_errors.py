@@ -94,7 +94,9 @@ OVERRIDES = [
     (["+model.net.depth=3"], "model.net.depth", "set it without `+`"),
     (["trainer.max_steps=100"], "trainer.max_steps", "add it with +trainer.max_steps=100"),
     (["model.net.depth=["], "", "cannot parse"),
-]
+    (["hparams_search=unet_optuna", "model.optim.lrr=tag(log, interval(1e-3, 1e-2))"], "model.optim.lrr", "did you mean lr?"),
+    (["model=interval(1, 2)"], "model", "not an interval"),
+]  # fmt: skip
 
 
 def composed(overrides: list[str]):
@@ -198,6 +200,9 @@ def test_overrides_hydra_would_refuse(argv, key, fragment):
 def test_valid_overrides_pass():
     check_overrides("train", ["-m", "model=unet,yolo", "model.net.depth=2,3", "+trainer.max_time=null"])
     check_overrides("predict", ["model=yolo", "ckpt_path=x.ckpt", "+source=img.png"])
+    # an interval cannot be listed: checked at its lower bound (the documented search command)
+    check_overrides("train", ["hparams_search=unet_optuna", "model.optim.lr=tag(log, interval(1e-3, 1e-2))"])
+    check_overrides("train", ["hparams_search=unet_optuna", "model.net.depth=int(interval(2, 4))"])
 
 
 # ---- data files: each builder makes a dataset with one fault and returns (reader call, file, line)
