@@ -440,6 +440,50 @@ def test_cli_exit_2_and_one_line(tmp_path, args, line):
     assert len(lines) == 1 and line in lines[0], lines
 
 
+# ---- the run folder, resumes and sweep folders: each builder makes the situation in tmp_path and returns
+# the call that meets it; the fragment of its one-line refusal, or None where it is handled (no error)
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def lock_of_a_reused_pid(tmp: Path):
+    from src.runtime.runs.run_lock import acquire
+
+    (tmp / "run.lock").write_text(f"1 {_host()} 999999999\n")  # pid 1 is alive, but not since then
+    return lambda: acquire(tmp)
+
+
+def lock_of_a_live_run(tmp: Path):
+    import os
+
+    from src.runtime.runs.run_lock import _start_time, acquire
+
+    pid = os.getppid()  # a live process whose start time the lock records: the run itself
+    (tmp / "run.lock").write_text(f"{pid} {_host()} {_start_time(pid) or ''}\n")
+    return lambda: acquire(tmp)
+
+
+RUNS = [
+    (lock_of_a_reused_pid, None),
+    (lock_of_a_live_run, "if no run is writing there, delete"),
+]
+
+
+@pytest.mark.parametrize("build, fragment", RUNS, ids=[b.__name__ for b, _ in RUNS])
+def test_run_folder_cases(tmp_path, build, fragment):
+    from src.runtime.runs.run_lock import RunLocked
+
+    call = build(tmp_path)
+    if fragment is None:
+        call()
+        return
+    with pytest.raises((ConfigError, DataError, RunLocked)) as err:
+        call()
+    assert fragment in str(err.value) and "\n" not in str(err.value), str(err.value)
+
+
 # ---- errors keep their one line across process boundaries
 class _BadImages(Dataset):
     def __len__(self):
