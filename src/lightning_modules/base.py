@@ -48,6 +48,8 @@ class TaskModule(pl.LightningModule):
         self.plot_every_n_epochs = plot_every_n_epochs
         self.num_plot_images = num_plot_images
         self._term_sums: dict[str, tuple[torch.Tensor, int]] = {}  # loss term -> (weighted sum, samples)
+        # "<stage>/confusion_matrix" -> {"labels", "matrix"}: the last evaluation's, for metrics.json
+        self.confusion: dict[str, dict] = {}
 
     def save_hparams(self, **partials: Callable) -> None:
         """`save_hyperparameters` of the calling `__init__`, with its `_partial_` nodes stored as plain
@@ -138,6 +140,15 @@ class TaskModule(pl.LightningModule):
         return last or (
             self.plot_every_n_epochs > 0 and (trainer.current_epoch + 1) % self.plot_every_n_epochs == 0
         )
+
+    def record_confusion(self, stage: str, matrix: torch.Tensor, labels: list[str], unit: str) -> None:
+        """Keep this evaluation's confusion matrix for metrics.json and draw it into plots/ (rows = true)."""
+        from src.outputs.confusion import confusion_entry, confusion_figure
+
+        self.confusion[f"{stage}/confusion_matrix"] = confusion_entry(matrix.cpu(), labels)
+        if self.should_plot() and self.trainer.is_global_zero:
+            title = f"{stage} confusion ({unit}s; rows: true, columns: predicted)"
+            self.save_figure(confusion_figure(matrix.cpu(), labels, title, unit), f"{stage}_confusion")
 
     @rank_zero_only
     def save_figure(self, fig: Any, name: str) -> Path:
