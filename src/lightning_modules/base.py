@@ -7,6 +7,7 @@ a dict of loss terms with the total under "loss", and its own validation/test st
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,9 @@ class TaskModule(pl.LightningModule):
                 total, count = self._term_sums.get(key, (0.0, 0))
                 self._term_sums[key] = (total + value.detach().float() * batch_size, count + batch_size)
 
+    def on_fit_start(self) -> None:
+        self._fit_started = time.monotonic()
+
     def on_train_epoch_start(self) -> None:
         self._term_sums = {}
 
@@ -91,6 +95,8 @@ class TaskModule(pl.LightningModule):
         for key, (total, count) in sums.items():
             name = "train/loss_epoch" if key == "loss" else f"train/{key}"
             self.log(name, total / count, prog_bar=key == "loss", sync_dist=True)
+        # seconds of training so far (this process; a resume starts again from 0): `tools.py compare x=time`
+        self.log("time/elapsed_s", time.monotonic() - getattr(self, "_fit_started", time.monotonic()))
 
     def check_finite(self, losses: dict[str, torch.Tensor]) -> None:
         """Stop with a clear message on a NaN/inf loss rather than training on garbage."""
