@@ -19,7 +19,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
-from src.runtime.callbacks.finite_guard import NonFiniteError
+from src.errors import NonFiniteError
 from src.runtime.config.instantiate import user_error_in
 from src.runtime.runs import sweep_resume
 from src.runtime.runs.ddp import job_scope
