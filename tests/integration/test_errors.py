@@ -439,13 +439,14 @@ def test_cli_exit_2_and_one_line(tmp_path, args, line):
 
 
 # the command line answers at once: Hydra and the config tree only, torch and Lightning when a task runs
-NO_TASK = [["model=unett"], ["model.net.dpeth=3"], ["model.optim.lrr=3"], ["--cfg", "job"]]
+NO_TASK = [["model=unett"], ["model.net.dpeth=3"], ["model.optim.lrr=3"], ["--cfg", "job"], ["--help"]]
 HEAVY = ("torch", "lightning", "optuna")
 
 
 def test_command_line_answers_without_the_heavy_stack():
-    """Override errors (a misspelled argument of a torch optimizer included) and `--cfg job` run train.py's
-    entry as a user's command does, in one interpreter, and import neither torch, Lightning nor Optuna."""
+    """Override errors (a misspelled argument of a torch optimizer included), `--cfg job` and `--help` (its
+    group listing sped up in help_listing.py) run train.py's entry as a user's command does, in one
+    interpreter, and import neither torch, Lightning nor Optuna."""
     code = (
         "import runpy, sys\n"
         f"for argv in {NO_TASK!r}:\n"
@@ -459,6 +460,7 @@ def test_command_line_answers_without_the_heavy_stack():
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "model.optim.lrr: no such key; did you mean lr?" in proc.stderr, proc.stderr[-3000:]
+    assert "model: siamese, unet, yolo, yolo11, yolov1" in proc.stdout, proc.stdout[-3000:]  # --help's groups
     assert proc.stdout.strip().splitlines()[-1] == "imported: []", proc.stdout[-3000:]
 
 
