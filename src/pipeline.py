@@ -13,10 +13,11 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from src.errors import ConfigError
 from src.outputs.run_outputs import print_metrics, split_metrics, write_metrics
+from src.runtime.callbacks.checkpoint_facts import CheckpointFacts
 from src.runtime.callbacks.finite_guard import FiniteGuard
 from src.runtime.checkpoints.atomic_checkpoint import AtomicCheckpointIO
 from src.runtime.checkpoints.checkpoint_check import check_fits, load_checkpoint, use_checkpoint_model
-from src.runtime.checkpoints.checkpoint_facts import CheckpointFacts, facts_of
+from src.runtime.checkpoints.checkpoint_facts import facts_of
 from src.runtime.checkpoints.resume import prepare_resume, resolve_ckpt
 from src.runtime.config.config_check import validate
 from src.runtime.config.instantiate import build, build_all

@@ -6,7 +6,8 @@
 - OVERRIDES: overrides Hydra itself would refuse (unknown group options, misspelled keys) → the entry
   points' `check_overrides` raises ConfigError before Hydra composes.
 - DATA: a file fault built in tmp_path → DataError naming the file (and line), before training.
-- CLI: a few real `python train.py ...` runs: exit code 2 and exactly one error line, no traceback.
+- CLI: a few real `python train.py ...` runs: exit code 2 and exactly one error line, no traceback;
+  override errors and `--cfg job` without importing torch, Lightning or Optuna.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,7 +30,7 @@ from src.errors import ConfigError, DataError
 from src.runtime.config.config_check import validate
 from src.runtime.config.overrides_check import check_overrides
 from tests.conftest import CONF
-from tests.tiny_models import MODELS, run_cli, tiny
+from tests.tiny_models import MODELS, ROOT, run_cli, tiny
 
 ALL = tuple(MODELS)
 
@@ -482,6 +485,32 @@ def test_run_folder_cases(tmp_path, build, fragment):
     with pytest.raises((ConfigError, DataError, RunLocked)) as err:
         call()
     assert fragment in str(err.value) and "\n" not in str(err.value), str(err.value)
+
+
+# the command line answers at once: Hydra and the config tree only, torch and Lightning when a task runs
+NO_TASK = [["model=unett"], ["model.net.dpeth=3"], ["model.optim.lrr=3"], ["--cfg", "job"], ["--help"]]
+HEAVY = ("torch", "lightning", "optuna")
+
+
+def test_command_line_answers_without_the_heavy_stack():
+    """Override errors (a misspelled argument of a torch optimizer included), `--cfg job` and `--help` (its
+    group listing sped up in help_listing.py) run train.py's entry as a user's command does, in one
+    interpreter, and import neither torch, Lightning nor Optuna."""
+    code = (
+        "import runpy, sys\n"
+        f"for argv in {NO_TASK!r}:\n"
+        "    sys.argv = ['train.py', *argv]\n"
+        "    try:\n"
+        "        runpy.run_path('train.py', run_name='__main__')\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"print('imported:', sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "model.optim.lrr: no such key; did you mean lr?" in proc.stderr, proc.stderr[-3000:]
+    assert "model: siamese, unet, yolo, yolo11, yolov1" in proc.stdout, proc.stdout[-3000:]  # --help's groups
+    assert proc.stdout.strip().splitlines()[-1] == "imported: []", proc.stdout[-3000:]
 
 
 # ---- errors keep their one line across process boundaries

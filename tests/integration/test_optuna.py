@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from hydra_plugins.imagelab_optuna_sweeper.optuna_sweeper import distribution_of
+from hydra_plugins.imagelab_optuna_sweeper._search_space import distribution_of
 from tests.conftest import make_cfg
 from tests.tiny_models import MODELS, SEARCH, SWEEP, run_cli, start_cli, tiny
 

@@ -29,7 +29,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import TrialState
 
 import hydra_plugins.imagelab_optuna_sweeper.config  # noqa: F401 (registers hydra/sweeper=optuna)
-from hydra_plugins.imagelab_optuna_sweeper import search_space
+from hydra_plugins.imagelab_optuna_sweeper import _search_space as search_space
 
 ROOT = Path(__file__).resolve().parents[2]
 TASK = ROOT / "tests" / "optuna_task"
@@ -124,7 +124,7 @@ def search(tmp_path: Path, config: str, overrides: list[str], fn=sphere, argumen
     GlobalHydra.instance().clear()
     with open_dict(cfg):
         cfg.hydra.sweep.dir = str(tmp_path / sweep)
-    sweeper = instantiate(cfg.hydra.sweeper)
+    sweeper = instantiate(cfg.hydra.sweeper).search  # the search behind the thin class Hydra finds
     sweeper.config, sweeper.hydra_context = cfg, SimpleNamespace(config_loader=None)
     sweeper.launcher = FakeLauncher(fn)
     sweeper.validate_batch_is_legal = lambda batch: None

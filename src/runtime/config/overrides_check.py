@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.errors import ConfigError
 from src.runtime.config.conf_dir import conf_dir
+from src.runtime.config.source_signature import source_arguments
 
 
 def first_line(err: BaseException) -> str:
@@ -79,6 +80,11 @@ def compose_quietly(config_name: str, overrides: list[str]) -> DictConfig:
 
 
 def target_arguments(target: str) -> list[str]:
+    """The argument names of `target`: read from its source where it says (no import of torch for a typo),
+    else from the imported object."""
+    from_source = source_arguments(target)
+    if from_source is not None:
+        return from_source
     try:
         return list(inspect.signature(get_method(target)).parameters)
     except Exception:  # not importable here: no hint rather than a crash
