@@ -13,10 +13,11 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from src.errors import ConfigError
 from src.outputs.run_outputs import print_metrics, split_metrics, write_metrics
+from src.runtime.callbacks.checkpoint_facts import CheckpointFacts
 from src.runtime.callbacks.finite_guard import FiniteGuard
 from src.runtime.checkpoints.atomic_checkpoint import AtomicCheckpointIO
 from src.runtime.checkpoints.checkpoint_check import check_fits, load_checkpoint, use_checkpoint_model
-from src.runtime.checkpoints.checkpoint_facts import CheckpointFacts, facts_of
+from src.runtime.checkpoints.checkpoint_facts import facts_of
 from src.runtime.checkpoints.resume import prepare_resume, resolve_ckpt
 from src.runtime.config.config_check import validate
 from src.runtime.config.instantiate import build, build_all
@@ -103,9 +104,12 @@ def best_checkpoint(trainer: pl.Trainer) -> str | None:
     return path or None
 
 
-def finish(cfg: DictConfig, trainer: pl.Trainer, metrics: dict) -> dict:
-    """Write metrics.json and print the table (rank 0 only)."""
+def finish(cfg: DictConfig, trainer: pl.Trainer, metrics: dict, model=None) -> dict:
+    """Write metrics.json (the numbers, and the model's last confusion matrices of the splits evaluated)
+    and print the table (rank 0 only)."""
     run_dir = Path(cfg.paths.output_dir)
+    splits = {key.split("/", 1)[0] for key in metrics}
+    metrics.update({k: v for k, v in getattr(model, "confusion", {}).items() if k.split("/", 1)[0] in splits})
     if trainer.is_global_zero:
         write_metrics(run_dir / "metrics.json", metrics)
         print_metrics(metrics, run_dir)
@@ -139,7 +143,7 @@ def train(cfg: DictConfig) -> float | None:
             model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True if ckpt else None
         )
         metrics.update(split_metrics(trainer.callback_metrics, ("test/",)))
-    finish(cfg, trainer, metrics)
+    finish(cfg, trainer, metrics, model)
     names = cfg.get("optimized_metric")
     if isinstance(names, (list, tuple, ListConfig)):  # several objectives (hydra.sweeper.direction: a list)
         return [metrics.get(name) for name in names]
@@ -164,7 +168,7 @@ def evaluate(cfg: DictConfig) -> dict:
     run = trainer.validate if split == "val" else trainer.test
     run(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True)
     metrics = split_metrics(trainer.callback_metrics, (f"{split}/",))
-    return finish(cfg, trainer, metrics)
+    return finish(cfg, trainer, metrics, model)
 
 
 def check_classes(ckpt: str, model, datamodule) -> None:

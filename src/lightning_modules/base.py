@@ -7,6 +7,7 @@ a dict of loss terms with the total under "loss", and its own validation/test st
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,8 @@ class TaskModule(pl.LightningModule):
         self.plot_every_n_epochs = plot_every_n_epochs
         self.num_plot_images = num_plot_images
         self._term_sums: dict[str, tuple[torch.Tensor, int]] = {}  # loss term -> (weighted sum, samples)
+        # "<stage>/confusion_matrix" -> {"labels", "matrix"}: the last evaluation's, for metrics.json
+        self.confusion: dict[str, dict] = {}
 
     def save_hparams(self, **partials: Callable) -> None:
         """`save_hyperparameters` of the calling `__init__`, with its `_partial_` nodes stored as plain
@@ -85,6 +88,9 @@ class TaskModule(pl.LightningModule):
                 total, count = self._term_sums.get(key, (0.0, 0))
                 self._term_sums[key] = (total + value.detach().float() * batch_size, count + batch_size)
 
+    def on_fit_start(self) -> None:
+        self._fit_started = time.monotonic()
+
     def pretrained_part(self) -> torch.nn.Module | None:
         """The part that fine-tuning freezes and scales the lr of (each task says which); None = none."""
         return None
@@ -99,6 +105,8 @@ class TaskModule(pl.LightningModule):
         for key, (total, count) in sums.items():
             name = "train/loss_epoch" if key == "loss" else f"train/{key}"
             self.log(name, total / count, prog_bar=key == "loss", sync_dist=True)
+        # seconds of training so far (this process; a resume starts again from 0): `tools.py compare x=time`
+        self.log("time/elapsed_s", time.monotonic() - getattr(self, "_fit_started", time.monotonic()))
 
     def check_finite(self, losses: dict[str, torch.Tensor]) -> None:
         """Stop with a clear message on a NaN/inf loss rather than training on garbage."""
@@ -156,6 +164,15 @@ class TaskModule(pl.LightningModule):
         return last or (
             self.plot_every_n_epochs > 0 and (trainer.current_epoch + 1) % self.plot_every_n_epochs == 0
         )
+
+    def record_confusion(self, stage: str, matrix: torch.Tensor, labels: list[str], unit: str) -> None:
+        """Keep this evaluation's confusion matrix for metrics.json and draw it into plots/ (rows = true)."""
+        from src.outputs.confusion import confusion_entry, confusion_figure
+
+        self.confusion[f"{stage}/confusion_matrix"] = confusion_entry(matrix.cpu(), labels)
+        if self.should_plot() and self.trainer.is_global_zero:
+            title = f"{stage} confusion ({unit}s; rows: true, columns: predicted)"
+            self.save_figure(confusion_figure(matrix.cpu(), labels, title, unit), f"{stage}_confusion")
 
     @rank_zero_only
     def save_figure(self, fig: Any, name: str) -> Path:

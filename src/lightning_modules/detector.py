@@ -19,7 +19,7 @@ from torchmetrics.detection import MeanAveragePrecision
 from src.data.detection.datasets import target_list, to_original
 from src.errors import check
 from src.lightning_modules.base import TaskModule
-from src.metrics.detection import PrecisionRecall
+from src.metrics.detection import DetectionConfusionMatrix, PrecisionRecall
 from src.models.heads.base import DetectionHead
 from src.runtime.config.instantiate import build_part
 
@@ -83,6 +83,10 @@ class Detector(TaskModule):
         self.head = build_part("head", head, OWN_KEYS, num_classes=num_classes, image_size=self.image_size)
         self.val_map, self.test_map = self.make_map(), self.make_map()
         self.val_pr, self.test_pr = PrecisionRecall(score_threshold), PrecisionRecall(score_threshold)
+        # at the precision/recall IoU and score_threshold, with a background row and column
+        self.val_confusion, self.test_confusion = (
+            DetectionConfusionMatrix(num_classes, score_threshold, self.val_pr.iou) for _ in range(2)
+        )
         self._plot_batch = None
 
     def pretrained_part(self) -> torch.nn.Module | None:
@@ -154,6 +158,7 @@ class Detector(TaskModule):
         ]
         (self.val_map if stage == "val" else self.test_map).update(mapped, truth)
         (self.val_pr if stage == "val" else self.test_pr).update(mapped, truth)
+        (self.val_confusion if stage == "val" else self.test_confusion).update(mapped, truth)
         if batch_idx == 0:
             n = self.num_plot_images
             self._plot_batch = (
@@ -169,6 +174,9 @@ class Detector(TaskModule):
         prv = pr.compute()
         pr.reset()
         names = self.class_names()
+        confusion = self.val_confusion if stage == "val" else self.test_confusion
+        self.record_confusion(stage, confusion.compute(), [*names, "background"], "box")
+        confusion.reset()
         self.log(f"{stage}/map", res["map"], prog_bar=True, sync_dist=True)
         t50 = self.iou_thresholds.index(0.5) if 0.5 in self.iou_thresholds else None
         if t50 is not None:

@@ -8,7 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MetricCollection
-from torchmetrics.classification import MulticlassF1Score, MulticlassJaccardIndex
+from torchmetrics.classification import (
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+    MulticlassJaccardIndex,
+)
 
 from src.errors import check
 from src.lightning_modules.base import TaskModule
@@ -76,6 +80,8 @@ class Segmenter(TaskModule):
                 "dice": MulticlassF1Score(
                     num_classes, average="macro", ignore_index=ignore_index, multidim_average="global"
                 ),
+                # pixels, rows = true class; shares the Jaccard index's state (one compute group)
+                "confusion": MulticlassConfusionMatrix(num_classes, ignore_index=ignore_index),
             }
         )
         self.val_metrics = metrics.clone(prefix="val/")
@@ -120,6 +126,7 @@ class Segmenter(TaskModule):
         for name, value in zip(names, iou):
             if not torch.isnan(value):
                 self.log(f"{stage}/iou_{name}", value, sync_dist=True)
+        self.record_confusion(stage, values[f"{stage}/confusion"], names, "pixel")
         if self._plot_batch is not None and self.should_plot():
             from src.outputs.plots import segmentation_grid
 
