@@ -11,6 +11,7 @@ validation batch is their pair).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -61,6 +62,8 @@ class Pretrainer(TaskModule):
         self.criterion = build_part(
             "loss", loss, kind=VerificationLoss, distance="cosine", embedding_size=self.net.embedding_size
         )
+        self.distance = "cosine"  # prediction writes embeddings as the verifier does (no threshold)
+        self.register_buffer("threshold", torch.tensor(math.nan), persistent=False)
         self._eval_sums = [0.0, 0.0, 0.0]  # loss × views, pairs found, views (this evaluation)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -103,3 +103,17 @@ def test_pretraining_run_is_weights_of_all_three_models(tmp_path):
         shared = [k for k in own if k in trained]
         assert len(shared) >= 0.9 * len(own)
         assert all(torch.equal(own[k], trained[k]) for k in shared)
+
+    # predict.py writes the embeddings of the pretraining run, as for a verifier
+    from src.predict import predict
+    from src.runtime.checkpoints.checkpoint_check import args_with_checkpoint_model
+    from tests.integration.test_predict import compose
+
+    args = [
+        f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
+        f"+source={images / 'part0'}",
+        f"data.root={images}",
+    ]
+    predict(compose(tmp_path / "pred", args_with_checkpoint_model(args)))
+    embeddings = np.load(tmp_path / "pred" / "embeddings.npz")["embeddings"]
+    assert embeddings.shape == (7, 64)
