@@ -4,7 +4,7 @@ Same model (one initial state copied for every run), same DataModule and loader,
 per-step schedule, same threads. The Trainer runs as a user runs it: the rich progress bar and the CSV
 logger on (checkpointing and validation off in both, so only the training epoch is compared). The two
 are run in turn (plain, ours, ours, plain, ...) after a warm-up; the ratio of the medians is the
-overhead. Goal: ratio ≤ 1.05. `python -m benchmarks.overhead [--quick]`.
+overhead. Goal: ratio ≤ 1.03. `python -m benchmarks.overhead [--quick]`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from benchmarks._common import (
 )
 from benchmarks._loops import lightning_fit, plain_epoch, trainer_config
 
-GOAL = 1.05
+GOAL = 1.03  # issue 23: with exact resume, the finite guard and per-sample seeding kept
 
 
 def measure(model: str, repeats: int, max_batches: int | None, tmp: Path) -> dict:
