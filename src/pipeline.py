@@ -17,6 +17,7 @@ from src.runtime.callbacks.checkpoint_facts import CheckpointFacts
 from src.runtime.callbacks.finite_guard import FiniteGuard
 from src.runtime.checkpoints.atomic_checkpoint import AtomicCheckpointIO
 from src.runtime.checkpoints.checkpoint_check import check_fits, load_checkpoint, use_checkpoint_model
+from src.runtime.checkpoints.checkpoint_facts import facts_of
 from src.runtime.checkpoints.resume import prepare_resume, resolve_ckpt
 from src.runtime.config.config_check import validate
 from src.runtime.config.instantiate import build, build_all
@@ -60,6 +61,7 @@ def setup_run(cfg: DictConfig, checkpoint: tuple[str, dict] | None = None):
         pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = build_data(cfg)
     model = build(cfg.model, "model")
+    use_weights_normalisation(cfg, datamodule, model)
     if checkpoint is not None:
         check_fits(checkpoint[0], checkpoint[1], model, cfg)
     callbacks = [
@@ -77,15 +79,37 @@ def setup_run(cfg: DictConfig, checkpoint: tuple[str, dict] | None = None):
     return datamodule, model, trainer
 
 
+def use_weights_normalisation(cfg: DictConfig, datamodule, model) -> None:
+    """Pretrained weights by name bring the mean/std they were trained with: the data normalises with
+    them unless `data.mean` / `data.std` are given; the input size they were trained with is logged."""
+    part = next((m for m in model.modules() if getattr(m, "normalisation", None)), None)
+    if part is None or not hasattr(datamodule, "use_normalisation"):
+        return
+    norm = part.normalisation
+    size = norm.get("input_size")
+    if "mean" in norm and "std" in norm and "mean" not in cfg.data and "std" not in cfg.data:
+        datamodule.use_normalisation(norm["mean"], norm["std"])
+        log.info(
+            "data: normalised with the pretrained weights' mean %s, std %s (trained at %s; data.image_size=%s)",
+            norm["mean"],
+            norm["std"],
+            "x".join(map(str, size[1:])) if size else "?",
+            cfg.data.get("image_size"),
+        )
+
+
 def best_checkpoint(trainer: pl.Trainer) -> str | None:
     ckpt_cb = trainer.checkpoint_callback
     path = getattr(ckpt_cb, "best_model_path", "") if ckpt_cb is not None else ""
     return path or None
 
 
-def finish(cfg: DictConfig, trainer: pl.Trainer, metrics: dict) -> dict:
-    """Write metrics.json and print the table (rank 0 only)."""
+def finish(cfg: DictConfig, trainer: pl.Trainer, metrics: dict, model=None) -> dict:
+    """Write metrics.json (the numbers, and the model's last confusion matrices of the splits evaluated)
+    and print the table (rank 0 only)."""
     run_dir = Path(cfg.paths.output_dir)
+    splits = {key.split("/", 1)[0] for key in metrics}
+    metrics.update({k: v for k, v in getattr(model, "confusion", {}).items() if k.split("/", 1)[0] in splits})
     if trainer.is_global_zero:
         write_metrics(run_dir / "metrics.json", metrics)
         print_metrics(metrics, run_dir)
@@ -119,7 +143,7 @@ def train(cfg: DictConfig) -> float | None:
             model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True if ckpt else None
         )
         metrics.update(split_metrics(trainer.callback_metrics, ("test/",)))
-    finish(cfg, trainer, metrics)
+    finish(cfg, trainer, metrics, model)
     names = cfg.get("optimized_metric")
     if isinstance(names, (list, tuple, ListConfig)):  # several objectives (hydra.sweeper.direction: a list)
         return [metrics.get(name) for name in names]
@@ -137,11 +161,14 @@ def evaluate(cfg: DictConfig) -> dict:
     use_checkpoint_model(cfg, checkpoint, ckpt)
     datamodule, model, trainer = setup_run(cfg, (ckpt, checkpoint))
     check_classes(ckpt, model, datamodule)
+    trained = facts_of(checkpoint).get("data", {})  # the normalisation the model was trained with
+    if trained.get("mean") and hasattr(datamodule, "use_normalisation") and "mean" not in cfg.data:
+        datamodule.use_normalisation(trained["mean"], trained["std"])
     del checkpoint
     run = trainer.validate if split == "val" else trainer.test
     run(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True)
     metrics = split_metrics(trainer.callback_metrics, (f"{split}/",))
-    return finish(cfg, trainer, metrics)
+    return finish(cfg, trainer, metrics, model)
 
 
 def check_classes(ckpt: str, model, datamodule) -> None:

@@ -5,8 +5,9 @@ of hydra-optuna-sweeper (docs/sweeps-and-scale.md).
 Each trial is one Hydra job (run folder `<sweep folder>/<trial number>`; with `seeds`, one job per seed,
 `<trial number>_seed<s>`) launched by whatever `hydra/launcher` is configured; the task function's
 return value (train()'s `optimized_metric`, a list of them for several directions) is the trial's value.
-A job that fails, or returns None/NaN, is a failed trial and the search goes on (unless more than
-`max_failure_rate` of the trials failed).
+A job that fails, or returns None/NaN, is a failed trial; when more than `max_failure_rate` of the
+trials failed (default 0.0, as the official plugin: the first failure) the search stops, its last line
+the failing job's own exception.
 
 The study lives in a database: `sqlite:///<sweep folder>/optuna.db` by default, so rerunning the same
 command with `hydra.sweep.dir=<that folder>` resumes the search; or any SQLAlchemy URL / storage object,
@@ -40,7 +41,7 @@ from hydra_plugins.imagelab_optuna_sweeper import _results as results
 from hydra_plugins.imagelab_optuna_sweeper import _search_space as search_space
 from hydra_plugins.imagelab_optuna_sweeper import _study as studies
 from hydra_plugins.imagelab_optuna_sweeper._search_space import SearchSpaceError
-from hydra_plugins.imagelab_optuna_sweeper.config import SAMPLERS
+from hydra_plugins.imagelab_optuna_sweeper.config import MOTPE_REMOVED, SAMPLERS
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ def _sampler_config(sampler: Any) -> dict | None:
     cfg = OmegaConf.to_container(sampler, resolve=True) if OmegaConf.is_config(sampler) else dict(sampler)
     cfg = {k: v for k, v in cfg.items() if v is not None or k == "seed"}
     target = cfg.get("_target_")
+    if str(target).rsplit(".", 1)[-1] in ("MOTPESampler", "raise_motpe_removed"):
+        raise SearchSpaceError(MOTPE_REMOVED)
     try:
         params = inspect.signature(get_class(target)).parameters if target else None
     except Exception:  # not a class we can inspect: let instantiate report it
@@ -117,6 +120,7 @@ class OptunaSearch(Sweeper):
         )
         self.storage_spec, self.study_name = storage, study_name
         self.sampler_spec = sampler
+        _sampler_config(sampler)  # a removed or misspelt sampler is refused here, before the sweep starts
         self.params = OmegaConf.to_container(params) if OmegaConf.is_config(params) else dict(params or {})
         self.custom_search_space = get_method(custom_search_space) if custom_search_space else None
         self.enqueue = [dict(p) for p in (enqueue or [])]
@@ -138,8 +142,8 @@ class OptunaSearch(Sweeper):
         """Distributions of the swept keys (config `params`, then command-line sweeps) and the fixed overrides."""
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         space, fixed = search_space.parse(search_space.param_lines(self.params, arguments, parser), parser)
-        if not space and self.custom_search_space is None:
-            raise SearchSpaceError("nothing to search: give hydra.sweeper.params (or key=choice(...) sweeps)")
+        if not space and self.custom_search_space is None:  # as the official plugin: n_trials runs as it is
+            log.info("no search space (hydra.sweeper.params is empty): n_trials runs of the config as it is")
         return space, fixed
 
     # ---- study ------------------------------------------------------------------------------------------
@@ -272,13 +276,28 @@ class OptunaSearch(Sweeper):
             returns.append(outcomes)
             results.write_results(study, sweep_dir, self.directions, metric)
             if failed / told > self.max_failure_rate:
-                raise RuntimeError(
-                    f"{failed} of {told} trials failed, more than max_failure_rate={self.max_failure_rate}:"
-                    " the search stops (see the failed jobs' status.json / summary.md)"
-                )
+                self.stop_on_failures(failed, told, outcomes, batch, sweep_dir)
         results.write_results(study, sweep_dir, self.directions, metric)
         self.log_best(study, metric)
         return returns
+
+    def stop_on_failures(self, failed: int, told: int, outcomes: list, batch: list, sweep_dir: Path) -> None:
+        """Stop the search: our summary line, then the failing job's own exception (as the official plugin:
+        stderr ends with it); a job that returned None/NaN has no exception: its status.json error is named."""
+        summary = (
+            f"{failed} of {told} trials failed, more than max_failure_rate={self.max_failure_rate}: the search"
+            " stops (hydra.sweeper.max_failure_rate=1.0 carries on)"
+        )
+        log.error(summary)
+        for result in outcomes:
+            result.return_value  # noqa: B018 (re-raises a failed job's exception, with its traceback)
+        errors = []
+        for job in batch:
+            subdir = next((o.split("=", 1)[1] for o in job if o.startswith("hydra.sweep.subdir=")), None)
+            status = results.job_error(sweep_dir / subdir) if subdir else None
+            if status:
+                errors.append(f"job {subdir}: {status}")
+        raise RuntimeError(errors[0] if errors else summary)
 
     def log_best(self, study: optuna.Study, metric: Any) -> None:
         if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):

@@ -7,6 +7,7 @@ a dict of loss terms with the total under "loss", and its own validation/test st
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.utilities import rank_zero_only
 
+from src.lightning_modules.finetune import PretrainedFreeze
 from src.lightning_modules.optim import build_optimizer, check_optim
 from src.runtime.callbacks.finite_guard import HINT, NonFiniteError
 
@@ -29,7 +31,8 @@ def plain_node(node: Callable) -> dict:
 
 class TaskModule(pl.LightningModule):
     """`optim` / `schedule`: `_partial_` nodes of conf/model/optim/ and conf/model/schedule/;
-    `monitor`: the main validation metric (maximised), set by the model's YAML only."""
+    `monitor`: the main validation metric (maximised), set by the model's YAML only;
+    `freeze_pretrained_epochs` / `pretrained_lr_mult`: fine-tuning of `pretrained_part()` (finetune.py)."""
 
     task: str = ""  # segmentation | detection | verification; matched against the DataModule's
 
@@ -41,13 +44,18 @@ class TaskModule(pl.LightningModule):
         monitor: str,
         plot_every_n_epochs: int,
         num_plot_images: int,
+        freeze_pretrained_epochs: int,
+        pretrained_lr_mult: float,
     ):
         super().__init__()
         check_optim(optim, schedule)
+        self.finetune = PretrainedFreeze(freeze_pretrained_epochs, pretrained_lr_mult)
         self.optim, self.schedule, self.monitor = optim, schedule, monitor
         self.plot_every_n_epochs = plot_every_n_epochs
         self.num_plot_images = num_plot_images
         self._term_sums: dict[str, tuple[torch.Tensor, int]] = {}  # loss term -> (weighted sum, samples)
+        # "<stage>/confusion_matrix" -> {"labels", "matrix"}: the last evaluation's, for metrics.json
+        self.confusion: dict[str, dict] = {}
 
     def save_hparams(self, **partials: Callable) -> None:
         """`save_hyperparameters` of the calling `__init__`, with its `_partial_` nodes stored as plain
@@ -80,8 +88,16 @@ class TaskModule(pl.LightningModule):
                 total, count = self._term_sums.get(key, (0.0, 0))
                 self._term_sums[key] = (total + value.detach().float() * batch_size, count + batch_size)
 
+    def on_fit_start(self) -> None:
+        self._fit_started = time.monotonic()
+
+    def pretrained_part(self) -> torch.nn.Module | None:
+        """The part that fine-tuning freezes and scales the lr of (each task says which); None = none."""
+        return None
+
     def on_train_epoch_start(self) -> None:
         self._term_sums = {}
+        self.finetune.apply(self.pretrained_part(), self.current_epoch)
 
     def on_train_epoch_end(self) -> None:
         """train/loss_epoch and every loss term: batch-size-weighted epoch means, averaged over DDP ranks."""
@@ -89,6 +105,8 @@ class TaskModule(pl.LightningModule):
         for key, (total, count) in sums.items():
             name = "train/loss_epoch" if key == "loss" else f"train/{key}"
             self.log(name, total / count, prog_bar=key == "loss", sync_dist=True)
+        # seconds of training so far (this process; a resume starts again from 0): `tools.py compare x=time`
+        self.log("time/elapsed_s", time.monotonic() - getattr(self, "_fit_started", time.monotonic()))
 
     def check_finite(self, losses: dict[str, torch.Tensor]) -> None:
         """Stop with a clear message on a NaN/inf loss rather than training on garbage."""
@@ -108,7 +126,15 @@ class TaskModule(pl.LightningModule):
         total = int(self.trainer.estimated_stepping_batches)
         epochs = max(1, self.trainer.max_epochs or 1)
         steps_per_epoch = max(1, total // epochs)
-        return build_optimizer([self], self.optim, self.schedule, total, steps_per_epoch)
+        return build_optimizer(
+            [self],
+            self.optim,
+            self.schedule,
+            total,
+            steps_per_epoch,
+            pretrained=self.pretrained_part(),
+            lr_mult=self.finetune.lr_mult,
+        )
 
     def class_names(self, datamodule=None) -> list[str]:
         """The first of these that matches `self.num_classes`: the names saved with the module (the
@@ -138,6 +164,15 @@ class TaskModule(pl.LightningModule):
         return last or (
             self.plot_every_n_epochs > 0 and (trainer.current_epoch + 1) % self.plot_every_n_epochs == 0
         )
+
+    def record_confusion(self, stage: str, matrix: torch.Tensor, labels: list[str], unit: str) -> None:
+        """Keep this evaluation's confusion matrix for metrics.json and draw it into plots/ (rows = true)."""
+        from src.outputs.confusion import confusion_entry, confusion_figure
+
+        self.confusion[f"{stage}/confusion_matrix"] = confusion_entry(matrix.cpu(), labels)
+        if self.should_plot() and self.trainer.is_global_zero:
+            title = f"{stage} confusion ({unit}s; rows: true, columns: predicted)"
+            self.save_figure(confusion_figure(matrix.cpu(), labels, title, unit), f"{stage}_confusion")
 
     @rank_zero_only
     def save_figure(self, fig: Any, name: str) -> Path:

@@ -19,7 +19,7 @@ from torchmetrics.detection import MeanAveragePrecision
 from src.data.detection.datasets import target_list, to_original
 from src.errors import check
 from src.lightning_modules.base import TaskModule
-from src.metrics.detection import PrecisionRecall
+from src.metrics.detection import DetectionConfusionMatrix, PrecisionRecall
 from src.models.heads.base import DetectionHead
 from src.runtime.config.instantiate import build_part
 
@@ -49,6 +49,8 @@ class Detector(TaskModule):
         plot_every_n_epochs: int,
         num_plot_images: int,
         monitor: str,
+        freeze_pretrained_epochs: int,
+        pretrained_lr_mult: float,
         class_names: list[str] | None = None,  # saved with the weights; set from the data
     ):
         super().__init__(
@@ -57,6 +59,8 @@ class Detector(TaskModule):
             monitor=monitor,
             plot_every_n_epochs=plot_every_n_epochs,
             num_plot_images=num_plot_images,
+            freeze_pretrained_epochs=freeze_pretrained_epochs,
+            pretrained_lr_mult=pretrained_lr_mult,
         )
         self.save_hparams(optim=optim, schedule=schedule, head=head)
         check(
@@ -79,7 +83,15 @@ class Detector(TaskModule):
         self.head = build_part("head", head, OWN_KEYS, num_classes=num_classes, image_size=self.image_size)
         self.val_map, self.test_map = self.make_map(), self.make_map()
         self.val_pr, self.test_pr = PrecisionRecall(score_threshold), PrecisionRecall(score_threshold)
+        # at the precision/recall IoU and score_threshold, with a background row and column
+        self.val_confusion, self.test_confusion = (
+            DetectionConfusionMatrix(num_classes, score_threshold, self.val_pr.iou) for _ in range(2)
+        )
         self._plot_batch = None
+
+    def pretrained_part(self) -> torch.nn.Module | None:
+        """The head's backbone."""
+        return self.head.pretrained_part()
 
     # ---- construction helpers ---------------------------------------------------------------------------
     @staticmethod
@@ -146,6 +158,7 @@ class Detector(TaskModule):
         ]
         (self.val_map if stage == "val" else self.test_map).update(mapped, truth)
         (self.val_pr if stage == "val" else self.test_pr).update(mapped, truth)
+        (self.val_confusion if stage == "val" else self.test_confusion).update(mapped, truth)
         if batch_idx == 0:
             n = self.num_plot_images
             self._plot_batch = (
@@ -161,6 +174,9 @@ class Detector(TaskModule):
         prv = pr.compute()
         pr.reset()
         names = self.class_names()
+        confusion = self.val_confusion if stage == "val" else self.test_confusion
+        self.record_confusion(stage, confusion.compute(), [*names, "background"], "box")
+        confusion.reset()
         self.log(f"{stage}/map", res["map"], prog_bar=True, sync_dist=True)
         t50 = self.iou_thresholds.index(0.5) if 0.5 in self.iou_thresholds else None
         if t50 is not None:

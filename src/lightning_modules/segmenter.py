@@ -8,7 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MetricCollection
-from torchmetrics.classification import MulticlassF1Score, MulticlassJaccardIndex
+from torchmetrics.classification import (
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+    MulticlassJaccardIndex,
+)
 
 from src.errors import check
 from src.lightning_modules.base import TaskModule
@@ -42,6 +46,8 @@ class Segmenter(TaskModule):
         monitor: str,
         plot_every_n_epochs: int,
         num_plot_images: int,
+        freeze_pretrained_epochs: int,
+        pretrained_lr_mult: float,
         class_names: list[str] | None = None,  # saved with the weights; set from the data
     ):
         super().__init__(
@@ -50,6 +56,8 @@ class Segmenter(TaskModule):
             monitor=monitor,
             plot_every_n_epochs=plot_every_n_epochs,
             num_plot_images=num_plot_images,
+            freeze_pretrained_epochs=freeze_pretrained_epochs,
+            pretrained_lr_mult=pretrained_lr_mult,
         )
         self.save_hparams(net=net, loss=loss, optim=optim, schedule=schedule)
         check(
@@ -72,11 +80,17 @@ class Segmenter(TaskModule):
                 "dice": MulticlassF1Score(
                     num_classes, average="macro", ignore_index=ignore_index, multidim_average="global"
                 ),
+                # pixels, rows = true class; shares the Jaccard index's state (one compute group)
+                "confusion": MulticlassConfusionMatrix(num_classes, ignore_index=ignore_index),
             }
         )
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self._plot_batch = None
+
+    def pretrained_part(self) -> nn.Module | None:
+        """The network's encoder (smp's encoder, the U-Net's contracting path)."""
+        return getattr(self.net, "encoder", None)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
@@ -112,6 +126,7 @@ class Segmenter(TaskModule):
         for name, value in zip(names, iou):
             if not torch.isnan(value):
                 self.log(f"{stage}/iou_{name}", value, sync_dist=True)
+        self.record_confusion(stage, values[f"{stage}/confusion"], names, "pixel")
         if self._plot_batch is not None and self.should_plot():
             from src.outputs.plots import segmentation_grid
 

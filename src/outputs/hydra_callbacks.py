@@ -2,7 +2,8 @@
 
 `SweepSummary` rebuilds `summary.csv|md|png` in the sweep folder when a job ends (so a running sweep
 always has an up-to-date summary) and when the multirun ends, then logs where it is and how many
-jobs failed. It never raises: a broken summary must not turn a finished sweep into a failed one.
+jobs failed; with a W&B logger the summary goes to W&B as well (src/loggers/wandb_sweep.py). It never
+raises: a broken summary must not turn a finished sweep into a failed one.
 """
 
 from __future__ import annotations
@@ -30,6 +31,18 @@ class SweepSummary(Callback):
             log.warning("could not write the sweep summary in %s: %s", sweep_dir, err)
             return None
 
+    def _to_wandb(self, sweep_dir: Path, config: DictConfig) -> None:
+        from src.loggers.wandb_sweep import log_sweep_summary, wandb_node
+
+        try:
+            node = wandb_node(config)
+            if node is not None:
+                run_id = log_sweep_summary(sweep_dir, node)
+                if run_id:
+                    log.info("Sweep summary in W&B: run %s of group %s", run_id, sweep_dir.name)
+        except Exception as err:  # as above: the sweep's result stands
+            log.warning("could not log the sweep summary to W&B: %s", err)
+
     def on_job_end(self, config: DictConfig, job_return, **kwargs) -> None:
         if not self.enabled or config.hydra.mode != RunMode.MULTIRUN:
             return
@@ -42,6 +55,7 @@ class SweepSummary(Callback):
         result = self._write(sweep_dir)
         if result is None:
             return
+        self._to_wandb(sweep_dir, config)
         counts = result["counts"]
         log.info(
             "Sweep summary: %s (%d jobs, %d failed)",

@@ -29,8 +29,12 @@ def split_metrics(metrics: Mapping, prefixes=("val/", "test/")) -> dict[str, flo
 
 
 def write_metrics(path: Path, metrics: Mapping[str, float]) -> Path:
-    """Write a flat JSON object; NaN/inf become null so the file stays valid JSON."""
-    clean = {k: (None if not math.isfinite(v) else v) for k, v in metrics.items()}
+    """Write a JSON object of numbers (NaN/inf become null so the file stays valid JSON) and confusion
+    matrices (`<stage>/confusion_matrix`: {"labels", "matrix"}, written as they are)."""
+    clean = {
+        k: v if not isinstance(v, int | float) else (None if not math.isfinite(v) else v)
+        for k, v in metrics.items()
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(clean, indent=2) + "\n")
     return path
@@ -45,7 +49,8 @@ def print_metrics(metrics: Mapping[str, float], run_dir: Path, title: str = "Fin
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
-        table.add_row(key, f"{value:.4f}")
+        if isinstance(value, int | float):  # a confusion matrix is in metrics.json and plots/
+            table.add_row(key, f"{value:.4f}")
     console = Console()
     console.print(table)
     console.print(f"Run folder: {run_dir}")

@@ -96,7 +96,10 @@ def read_job(run_dir: Path) -> Job:
         )
     except (OSError, yaml.YAMLError):
         pass
-    job.metrics = _read_json(run_dir / METRICS_FILE)
+    # the numbers (a confusion matrix, {"labels", "matrix"}, stays in the run's metrics.json and plots/)
+    job.metrics = {
+        k: v for k, v in _read_json(run_dir / METRICS_FILE).items() if v is None or isinstance(v, int | float)
+    }
     status = _read_json(run_dir / STATUS_FILE)
     job.status = status.get("status") or ("ok" if job.metrics else "running")
     job.error = " ".join(str(status.get("error") or "").split())

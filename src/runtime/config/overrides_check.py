@@ -4,7 +4,8 @@ Hydra reports an unknown group option (`model=unett`) or an override of a key th
 (`model.dpeth=3`) with a multi-line message and exit 1, before our task function runs. This check
 runs first (from the entry points) and says the same in one line with the valid options or the
 closest key names. Sweeps (`-m model=unet,yolo`) are checked for every group option and composed with
-the first value of each swept key.
+the first value of each swept key; an `interval(a, b)` (Optuna draws from it, it cannot be listed) is
+composed with its lower bound, so its key is checked, and its bounds are numbers by Hydra's grammar.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ def group_options(group: str) -> list[str] | None:
 
 
 def values_of(override: Override) -> list:
-    """The values an override gives: every value of a sweep, every item of a list."""
+    """The values an override gives: every value of a sweep, every item of a list; an interval's bounds
+    (an interval cannot be listed: Optuna draws from it)."""
+    if override.is_interval_sweep():
+        return [override.value().start, override.value().end]
     if override.is_sweep_override():
         return list(override.sweep_string_iterator())
     value = override.value()
@@ -49,6 +53,8 @@ def check_group_options(override: Override) -> None:
     options = group_options(group)
     if options is None or override.is_delete() or group.startswith("hydra"):
         return
+    if override.is_interval_sweep():
+        raise ConfigError(group, f"a config group takes options, not an interval; choose among {options}")
     for value in values_of(override):
         if value is not None and str(value) != "null" and str(value) not in options:
             near = difflib.get_close_matches(str(value), options, n=1)
@@ -62,6 +68,8 @@ def representative(override: Override) -> str | None:
         return None
     if not override.is_sweep_override():
         return override.input_line
+    if override.is_interval_sweep():  # its lower bound: the key must exist and take a number
+        return f"{override.get_key_element()}={override.value().start}"
     first = next(iter(override.sweep_string_iterator()), None)
     return None if first is None else f"{override.get_key_element()}={first}"
 
