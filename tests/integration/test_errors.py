@@ -427,11 +427,15 @@ CLI = [
                      "data.num_classes=3", "data.num_workers=0", f"hydra.run.dir={tmp}/run"],
         "instances_train2017.json: image id 1000 is used twice",
     ),
+    (
+        lambda tmp: ["-m", *tiny("unet"), "model.net.depth=3", f"hydra.sweep.dir={_finished_sweep(tmp)}"],
+        "Config error: hydra.sweep.dir: ",
+    ),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    "args, line", CLI, ids=["group option", "misspelled key", "top-level key", "coco ids"]
+    "args, line", CLI, ids=["group option", "misspelled key", "top-level key", "coco ids", "sweep folder"]
 )
 def test_cli_exit_2_and_one_line(tmp_path, args, line):
     proc = run_cli(args(tmp_path), timeout=300)
@@ -465,9 +469,60 @@ def lock_of_a_live_run(tmp: Path):
     return lambda: acquire(tmp)
 
 
+def _resume(saved: list[str], now: list[str]):
+    """A run folder trained with tiny unet + `saved`; the call: a resume of it with tiny unet + `now`."""
+    from omegaconf import OmegaConf
+
+    from src.runtime.checkpoints.saved_config import check_resume_config
+
+    def build(tmp: Path):
+        cfg = composed([*tiny("unet"), *saved])
+        (tmp / ".hydra").mkdir()
+        OmegaConf.save({k: cfg._get_node(k) for k in cfg if k != "hydra"}, tmp / ".hydra" / "config.yaml")
+        return lambda: check_resume_config(tmp, composed([*tiny("unet"), "ckpt_path=last", *now]))
+
+    build.__name__ = f"resume with {' '.join(now)}"
+    return build
+
+
+def _finished_sweep(tmp: Path, overrides=("model.net.depth=1,2",)) -> Path:
+    """A sweep folder as a finished sweep leaves it: multirun.yaml (its overrides) and job folders."""
+    from omegaconf import OmegaConf
+
+    sweep = tmp / "sweep"
+    for job in ("0", "1"):
+        (sweep / job).mkdir(parents=True)
+        (sweep / job / "status.json").write_text(json.dumps({"status": "ok"}))
+    OmegaConf.save({"hydra": {"overrides": {"task": list(overrides)}}}, sweep / "multirun.yaml")
+    return sweep
+
+
+def sweep_with_other_overrides(tmp: Path):
+    from src.runtime.runs.sweep_resume import check_sweep_folder
+
+    sweep = _finished_sweep(tmp)
+    return lambda: check_sweep_folder(sweep, ["model.net.depth=3,4"])
+
+
+def sweep_with_the_same_overrides(tmp: Path):
+    from src.runtime.runs.sweep_resume import check_sweep_folder
+
+    sweep = _finished_sweep(tmp)
+    return lambda: check_sweep_folder(sweep, ["model.net.depth=1,2"])
+
+
 RUNS = [
+    (sweep_with_other_overrides, "was swept with model.net.depth=1,2; now model.net.depth=3,4"),
+    (sweep_with_the_same_overrides, None),  # the same command: resumes
     (lock_of_a_reused_pid, None),
     (lock_of_a_live_run, "if no run is writing there, delete"),
+    (_resume([], ["data.batch_size=4"]), "data.batch_size=8 (now 4)"),
+    (_resume([], ["seed=7"]), "seed=42 (now 7)"),
+    (_resume([], ["data.reader.seed=7"]), "data.reader.seed="),
+    (_resume([], ["callbacks=[default,ema]"]), "callbacks.ema._target_=<absent>"),
+    (_resume([], ["model.optim.lr=0.5"]), "model.optim.lr="),
+    (_resume([], ["trainer.max_epochs=9", "logger=tensorboard", "data.num_workers=1"]), None),
+    (_resume([], ["callbacks.early_stopping.patience=50", "trainer.log_every_n_steps=1"]), None),
 ]
 
 
