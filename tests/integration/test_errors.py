@@ -511,7 +511,39 @@ def sweep_with_the_same_overrides(tmp: Path):
     return lambda: check_sweep_folder(sweep, ["model.net.depth=1,2"])
 
 
+def eval_of_a_run_given_only_its_checkpoint(tmp: Path):
+    """`eval.py ckpt_path=<run>/checkpoints/last.ckpt`: the data config is the run's (COCO, 3 classes)."""
+    from omegaconf import OmegaConf
+
+    from src.runtime.checkpoints.checkpoint_check import use_run_data
+
+    trained = composed(["model=yolo", "data=coco", "data.root=/data/coco", "data.num_classes=3"])
+    (tmp / ".hydra").mkdir()
+    OmegaConf.save({k: trained._get_node(k) for k in trained if k != "hydra"}, tmp / ".hydra" / "config.yaml")
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(
+            "eval", [f"ckpt_path={tmp}/checkpoints/last.ckpt", "model=yolo"], return_hydra_config=True
+        )
+
+    def call():
+        assert use_run_data(cfg, tmp / "checkpoints" / "last.ckpt") == tmp
+        assert cfg.data.root == "/data/coco" and cfg.data.num_classes == 3
+
+    return call
+
+
+def eval_of_a_checkpoint_without_its_run(tmp: Path):
+    from types import SimpleNamespace
+
+    from src.pipeline import check_classes
+
+    return lambda: check_classes("x.ckpt", SimpleNamespace(num_classes=3), SimpleNamespace(num_classes=5))
+
+
 RUNS = [
+    (eval_of_a_run_given_only_its_checkpoint, None),
+    (eval_of_a_checkpoint_without_its_run, "give data=<its format> data.root=<its folder>"),
     (sweep_with_other_overrides, "was swept with model.net.depth=1,2; now model.net.depth=3,4"),
     (sweep_with_the_same_overrides, None),  # the same command: resumes
     (lock_of_a_reused_pid, None),
