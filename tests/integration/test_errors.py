@@ -320,6 +320,28 @@ def coco_no_images(root: Path):
     return lambda: CocoDet(str(root)).records("val"), "instances_val2017.json", None
 
 
+def _coco_val_categories(root: Path, change) -> tuple:
+    from src.data.detection.coco import CocoDet
+
+    _det(root, "coco")
+    ann = root / "annotations/instances_val2017.json"
+    data = json.loads(ann.read_text())
+    change(data["categories"])
+    ann.write_text(json.dumps(data))
+    return lambda: CocoDet(str(root)).records("val"), "instances_val2017.json", None
+
+
+def coco_val_categories_named_the_other_way_round(root: Path):
+    def swap(cats):
+        cats[0]["name"], cats[1]["name"] = cats[1]["name"], cats[0]["name"]
+
+    return _coco_val_categories(root, swap)
+
+
+def coco_val_extra_category(root: Path):
+    return _coco_val_categories(root, lambda cats: cats.append({"id": 99, "name": "hexagon"}))
+
+
 def yolo_shared_label_stem(root: Path):
     from src.data.detection.yolo_format import YoloDet
 
@@ -383,6 +405,8 @@ DATA = [
     (voc_seg_repeated_id, "listed twice"),
     (coco_duplicate_image_id, "image id 1000 is used twice"),
     (coco_no_images, "`images` list is empty"),
+    (coco_val_categories_named_the_other_way_round, "instances_train2017.json; the splits must share one"),
+    (coco_val_extra_category, "category 'hexagon' (id 99) is not in"),
     (yolo_shared_label_stem, "share the label file"),
     (yolo_empty_folder, "no images"),
     (identity_two_spellings, "same identity as"),
