@@ -27,7 +27,8 @@ LOWER_IS_BETTER = ("loss", "eer", "time")  # names of metrics whose best value i
 
 @dataclass
 class RunHistory:
-    """One run's CSV history: metric -> [(epoch, step, seconds, value)] in the order logged."""
+    """One run's CSV history: metric -> [(epoch, step, seconds, value)] in the order logged (epochs from 0,
+    as in metrics.csv and the checkpoints' names)."""
 
     name: str
     path: Path
@@ -165,7 +166,9 @@ def plot(runs: list[RunHistory], metrics: list[str], axis: str, path: Path) -> P
         for run in runs:
             points = [p for p in run.rows.get(metric, []) if p[column] is not None]
             if points:
-                xs = [p[column] + (1 if axis == "epoch" else 0) for p in points]  # epoch 1 = the first
+                xs = [
+                    p[column] for p in points
+                ]  # epochs count from 0, as in metrics.csv and checkpoint names
                 ax.plot(xs, [p[3] for p in points], marker="o", ms=3, label=run.name)
         ax.set_title(metric, fontsize=9)
         ax.set_xlabel({"epoch": "epoch", "step": "step", "time": "seconds of training"}[axis])
