@@ -17,7 +17,7 @@ import yaml
 from omegaconf import DictConfig, ListConfig
 
 from src.errors import ConfigError
-from src.outputs.sweep_report import find_jobs, read_job, to_markdown, varied_keys
+from src.outputs.sweep_report import find_jobs, read_job, varied_keys
 
 HISTORY = Path("csv") / "metrics.csv"
 AXES = {"epoch": "epoch", "step": "step", "time": "time/elapsed_s"}
@@ -180,6 +180,22 @@ def plot(runs: list[RunHistory], metrics: list[str], axis: str, path: Path) -> P
     return path
 
 
+def cell(value) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+
+
+def markdown(table: list[dict], metric: str) -> str:
+    """One table per metric: text columns left-aligned, numbers right-aligned."""
+    cols = list(table[0])
+    numeric = {c: all(isinstance(r[c], int | float) or r[c] is None for r in table) for c in cols}
+    lines = [f"## {metric}", "", "| " + " | ".join(cols) + " |"]
+    lines.append("|" + "|".join("---:" if numeric[c] else "---" for c in cols) + "|")
+    lines += ["| " + " | ".join(cell(r[c]) for c in cols) + " |" for r in table]
+    return "\n".join(lines) + "\n"
+
+
 def compare(cfg: DictConfig) -> dict:
     axis = cfg.get("x", "epoch")
     if axis not in AXES:
@@ -194,7 +210,7 @@ def compare(cfg: DictConfig) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     keys = varied_keys([read_job(r.path) for r in runs])
     tables = {metric: [summary_row(r, metric, keys) for r in runs] for metric in metrics}
-    text = "\n".join(to_markdown(table, f"Runs compared: {metric}") for metric, table in tables.items())
+    text = "\n".join(markdown(table, metric) for metric, table in tables.items())
     (out_dir / "compare.md").write_text(text)
     picture = plot(runs, metrics, axis, out_dir / "compare.png")
     print(text)
