@@ -2,13 +2,14 @@
 
 import hydra
 
-from src.predict import predict
 from src.runtime.checkpoints.checkpoint_check import main_with_checkpoint_model
 from src.runtime.runs.entry import run_task
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")
 def main(cfg):
+    from src.predict import predict  # torch and Lightning: only when a task runs, not for --help or a typo
+
     return run_task(predict, cfg)
 
 

@@ -2,12 +2,13 @@
 
 import hydra
 
-from src.pipeline import train
 from src.runtime.runs.entry import preflight, run_task
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg):
+    from src.pipeline import train  # torch and Lightning: only when a task runs, not for --help or a typo
+
     return run_task(train, cfg)
 
 

@@ -19,6 +19,7 @@ RESULTS = HERE / "results"
 # (result name, section title, data, the command that makes it)
 SECTIONS = [
     ("overhead", "Framework overhead", "synthetic", "python -m benchmarks.overhead"),
+    ("cli_latency", "Command-line latency", "none (no task runs)", "python -m benchmarks.cli_latency"),
     (
         "starvation",
         "Data starvation",
@@ -43,6 +44,10 @@ SECTIONS = [
     ("gpu", "GPU precision and compilation", "synthetic", "python -m benchmarks.gpu"),
 ]
 BENCHMARKS = [  # the table of what each benchmark measures
+    (
+        "cli_latency",
+        'seconds until `python train.py` answers without running a task (a mistyped override, `--help`, `--cfg job`, `--info`, tab completion), fresh interpreters, beside `python -c "import lightning"`',
+    ),
     (
         "overhead",
         "one training epoch through our LightningModule + Trainer (rich progress bar, CSV logger) vs a plain PyTorch loop on the same module, data, optimizer; interleaved runs, ratio of medians",

@@ -1,4 +1,4 @@
-"""The two errors a user can cause: a bad config value and a bad input file.
+"""The errors a user can cause: a bad config value, a bad input file, a run that diverged (NaN/inf).
 
 Both carry what a person needs to fix the problem (the key or the file and line, and what was
 expected); the entry points print them as one line and exit non-zero instead of a traceback.
@@ -36,6 +36,10 @@ class ConfigError(ValueError):
     def under(self, prefix: str) -> ConfigError:
         """The same error with its key placed under `prefix` (e.g. `depth` -> `model.net.depth`)."""
         return ConfigError(f"{prefix}.{self.key}" if self.key else prefix, self.message)
+
+
+class NonFiniteError(FloatingPointError):
+    """A loss, metric or weight became NaN/inf; the message says where and what to try."""
 
 
 class DataError(ValueError):

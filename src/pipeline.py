@@ -13,10 +13,11 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from src.errors import ConfigError
 from src.outputs.run_outputs import print_metrics, split_metrics, write_metrics
+from src.runtime.callbacks.checkpoint_facts import CheckpointFacts
 from src.runtime.callbacks.finite_guard import FiniteGuard
 from src.runtime.checkpoints.atomic_checkpoint import AtomicCheckpointIO
 from src.runtime.checkpoints.checkpoint_check import check_fits, load_checkpoint, use_checkpoint_model
-from src.runtime.checkpoints.checkpoint_facts import CheckpointFacts
+from src.runtime.checkpoints.checkpoint_facts import facts_of
 from src.runtime.checkpoints.resume import prepare_resume, resolve_ckpt
 from src.runtime.config.config_check import validate
 from src.runtime.config.instantiate import build, build_all
@@ -60,6 +61,7 @@ def setup_run(cfg: DictConfig, checkpoint: tuple[str, dict] | None = None):
         pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = build_data(cfg)
     model = build(cfg.model, "model")
+    use_weights_normalisation(cfg, datamodule, model)
     if checkpoint is not None:
         check_fits(checkpoint[0], checkpoint[1], model, cfg)
     callbacks = [
@@ -75,6 +77,25 @@ def setup_run(cfg: DictConfig, checkpoint: tuple[str, dict] | None = None):
         lg.log_hyperparams(plain_config(cfg))
     prepare_ddp_relaunch(trainer)  # DDP popen inside a multirun: relaunch ranks as this job only
     return datamodule, model, trainer
+
+
+def use_weights_normalisation(cfg: DictConfig, datamodule, model) -> None:
+    """Pretrained weights by name bring the mean/std they were trained with: the data normalises with
+    them unless `data.mean` / `data.std` are given; the input size they were trained with is logged."""
+    part = next((m for m in model.modules() if getattr(m, "normalisation", None)), None)
+    if part is None or not hasattr(datamodule, "use_normalisation"):
+        return
+    norm = part.normalisation
+    size = norm.get("input_size")
+    if "mean" in norm and "std" in norm and "mean" not in cfg.data and "std" not in cfg.data:
+        datamodule.use_normalisation(norm["mean"], norm["std"])
+        log.info(
+            "data: normalised with the pretrained weights' mean %s, std %s (trained at %s; data.image_size=%s)",
+            norm["mean"],
+            norm["std"],
+            "x".join(map(str, size[1:])) if size else "?",
+            cfg.data.get("image_size"),
+        )
 
 
 def best_checkpoint(trainer: pl.Trainer) -> str | None:
@@ -140,6 +161,9 @@ def evaluate(cfg: DictConfig) -> dict:
     use_checkpoint_model(cfg, checkpoint, ckpt)
     datamodule, model, trainer = setup_run(cfg, (ckpt, checkpoint))
     check_classes(ckpt, model, datamodule)
+    trained = facts_of(checkpoint).get("data", {})  # the normalisation the model was trained with
+    if trained.get("mean") and hasattr(datamodule, "use_normalisation") and "mean" not in cfg.data:
+        datamodule.use_normalisation(trained["mean"], trained["std"])
     del checkpoint
     run = trainer.validate if split == "val" else trainer.test
     run(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True)

@@ -1,11 +1,14 @@
 """The sweeper's structured config: `hydra/sweeper=imagelab_optuna` (and `hydra/sweeper=optuna`, the
-official plugin's name, so its configs run unchanged), plus the `hydra/sweeper/sampler` group.
+official plugin's name, so its configs run unchanged; left to the official plugin when it is installed),
+plus the `hydra/sweeper/sampler` group.
 
 The keys are those of hydra-optuna-sweeper (same names, same meaning) and ours (`enqueue`, `seeds`,
 `retry_interrupted`, `heartbeat_interval`). No `from __future__ import annotations` here: Hydra loads
 plugin modules outside `sys.modules`, where dataclasses cannot resolve string annotations.
 """
 
+import importlib.util
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,9 +70,16 @@ SAMPLERS: dict[str, dict[str, Any]] = {
         "constraints_func": None,
         "warn_independent_sampling": True,
     },
+    # removed in Optuna 4.0: kept as an option so that choosing it says so (MOTPE_REMOVED)
+    "motpe": {"_target_": "optuna.samplers.MOTPESampler"},
     # the grid is built from `params` at run time (every search-space entry must be discrete)
     "grid": {"_target_": "optuna.samplers.GridSampler", "_partial_": True, "seed": None},
 }
+
+MOTPE_REMOVED = (
+    "hydra/sweeper/sampler=motpe: the MOTPE sampler was removed in Optuna 4.0; use hydra/sweeper/sampler=tpe"
+    " (TPESampler handles several objectives)"
+)
 
 
 @dataclass
@@ -91,8 +101,9 @@ class ImagelabOptunaSweeperConf:
     n_trials: int = 20
     # trials launched at once (a batch for the launcher: joblib / submitit run them in parallel)
     n_jobs: int = 1
-    # stop the search (exit 1) when more than this fraction of its trials failed; 1.0 = carry on
-    max_failure_rate: float = 1.0
+    # stop the search (exit 1) when more than this fraction of its trials failed: 0.0 (the official
+    # plugin's default) = at the first failed trial; 1.0 = carry on (our hparams_search/ configs)
+    max_failure_rate: float = 0.0
     # key -> Hydra sweep syntax (choice, a,b,c, range, interval, int(interval), tag(log|int, ...), shuffle),
     # a fixed value (`key: 5`) or a deletion (`~key: null`)
     params: dict[str, Any] | None = None
@@ -116,8 +127,33 @@ class OfficialOptunaSweeperConf(ImagelabOptunaSweeperConf):
     n_jobs: int = 2
 
 
-cs = ConfigStore.instance()
-cs.store(group="hydra/sweeper", name="imagelab_optuna", node=ImagelabOptunaSweeperConf, provider="imagelab")
-cs.store(group="hydra/sweeper", name="optuna", node=OfficialOptunaSweeperConf, provider="imagelab")
-for _name, _node in SAMPLERS.items():
-    cs.store(group="hydra/sweeper/sampler", name=_name, node=_node, provider="imagelab")
+OFFICIAL_PLUGIN = "hydra_plugins.hydra_optuna_sweeper"
+BOTH_INSTALLED = (
+    "hydra-optuna-sweeper is installed too: hydra/sweeper=optuna is the official plugin,"
+    " hydra/sweeper=imagelab_optuna is always ours (imagelab's Optuna sweeper)"
+)
+
+
+def official_plugin_installed() -> bool:
+    try:
+        return importlib.util.find_spec(OFFICIAL_PLUGIN) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def register() -> None:
+    """Store our sweeper and samplers. With the official plugin installed, `optuna` is left to it (else
+    whichever Hydra scans last would win) and one line says so; `imagelab_optuna` always means ours."""
+    cs = ConfigStore.instance()
+    cs.store(
+        group="hydra/sweeper", name="imagelab_optuna", node=ImagelabOptunaSweeperConf, provider="imagelab"
+    )
+    if official_plugin_installed():
+        logging.getLogger(__name__).warning(BOTH_INSTALLED)
+    else:
+        cs.store(group="hydra/sweeper", name="optuna", node=OfficialOptunaSweeperConf, provider="imagelab")
+    for name, node in SAMPLERS.items():
+        cs.store(group="hydra/sweeper/sampler", name=name, node=node, provider="imagelab")
+
+
+register()

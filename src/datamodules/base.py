@@ -65,6 +65,16 @@ class BaseDataModule(pl.LightningDataModule):
         self.test_set: Dataset | None = None
         self.resume_point: tuple[int, int] | None = None
 
+    def use_normalisation(self, mean: list[float], std: list[float]) -> None:
+        """Normalise with the mean/std a model's pretrained weights were trained with (before setup)."""
+        from src.data.common.transforms import eval_transform
+
+        self.mean, self.std = list(mean), list(std)
+        if hasattr(self, "batch_mean"):
+            self.batch_mean, self.batch_std = self.mean, self.std
+        if hasattr(self, "eval_tf"):
+            self.eval_tf = eval_transform(self.image_size, self.mean, self.std)
+
     def resolve_classes(self, reader, num_classes: int | str, minimum: int) -> None:
         """Set `num_classes` and `class_names` from the reader's class names (`num_classes: auto`), or
         check a given count against them; a reader without names gets `class_<i>`."""

@@ -16,6 +16,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.utilities import rank_zero_only
 
+from src.lightning_modules.finetune import PretrainedFreeze
 from src.lightning_modules.optim import build_optimizer, check_optim
 from src.runtime.callbacks.finite_guard import HINT, NonFiniteError
 
@@ -30,7 +31,8 @@ def plain_node(node: Callable) -> dict:
 
 class TaskModule(pl.LightningModule):
     """`optim` / `schedule`: `_partial_` nodes of conf/model/optim/ and conf/model/schedule/;
-    `monitor`: the main validation metric (maximised), set by the model's YAML only."""
+    `monitor`: the main validation metric (maximised), set by the model's YAML only;
+    `freeze_pretrained_epochs` / `pretrained_lr_mult`: fine-tuning of `pretrained_part()` (finetune.py)."""
 
     task: str = ""  # segmentation | detection | verification; matched against the DataModule's
 
@@ -42,9 +44,12 @@ class TaskModule(pl.LightningModule):
         monitor: str,
         plot_every_n_epochs: int,
         num_plot_images: int,
+        freeze_pretrained_epochs: int,
+        pretrained_lr_mult: float,
     ):
         super().__init__()
         check_optim(optim, schedule)
+        self.finetune = PretrainedFreeze(freeze_pretrained_epochs, pretrained_lr_mult)
         self.optim, self.schedule, self.monitor = optim, schedule, monitor
         self.plot_every_n_epochs = plot_every_n_epochs
         self.num_plot_images = num_plot_images
@@ -86,8 +91,13 @@ class TaskModule(pl.LightningModule):
     def on_fit_start(self) -> None:
         self._fit_started = time.monotonic()
 
+    def pretrained_part(self) -> torch.nn.Module | None:
+        """The part that fine-tuning freezes and scales the lr of (each task says which); None = none."""
+        return None
+
     def on_train_epoch_start(self) -> None:
         self._term_sums = {}
+        self.finetune.apply(self.pretrained_part(), self.current_epoch)
 
     def on_train_epoch_end(self) -> None:
         """train/loss_epoch and every loss term: batch-size-weighted epoch means, averaged over DDP ranks."""
@@ -116,7 +126,15 @@ class TaskModule(pl.LightningModule):
         total = int(self.trainer.estimated_stepping_batches)
         epochs = max(1, self.trainer.max_epochs or 1)
         steps_per_epoch = max(1, total // epochs)
-        return build_optimizer([self], self.optim, self.schedule, total, steps_per_epoch)
+        return build_optimizer(
+            [self],
+            self.optim,
+            self.schedule,
+            total,
+            steps_per_epoch,
+            pretrained=self.pretrained_part(),
+            lr_mult=self.finetune.lr_mult,
+        )
 
     def class_names(self, datamodule=None) -> list[str]:
         """The first of these that matches `self.num_classes`: the names saved with the module (the

@@ -49,6 +49,8 @@ class Detector(TaskModule):
         plot_every_n_epochs: int,
         num_plot_images: int,
         monitor: str,
+        freeze_pretrained_epochs: int,
+        pretrained_lr_mult: float,
         class_names: list[str] | None = None,  # saved with the weights; set from the data
     ):
         super().__init__(
@@ -57,6 +59,8 @@ class Detector(TaskModule):
             monitor=monitor,
             plot_every_n_epochs=plot_every_n_epochs,
             num_plot_images=num_plot_images,
+            freeze_pretrained_epochs=freeze_pretrained_epochs,
+            pretrained_lr_mult=pretrained_lr_mult,
         )
         self.save_hparams(optim=optim, schedule=schedule, head=head)
         check(
@@ -84,6 +88,10 @@ class Detector(TaskModule):
             DetectionConfusionMatrix(num_classes, score_threshold, self.val_pr.iou) for _ in range(2)
         )
         self._plot_batch = None
+
+    def pretrained_part(self) -> torch.nn.Module | None:
+        """The head's backbone."""
+        return self.head.pretrained_part()
 
     # ---- construction helpers ---------------------------------------------------------------------------
     @staticmethod

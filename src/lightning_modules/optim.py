@@ -19,19 +19,39 @@ from torch import nn
 from src.errors import ConfigError, check
 
 
-def param_groups(modules: list[nn.Module], weight_decay: float) -> list[dict]:
-    """Two groups: kernels with weight decay, norms/biases/embeddings of rank < 2 without."""
-    decay, no_decay, seen = [], [], set()
+def param_groups(
+    modules: list[nn.Module],
+    weight_decay: float,
+    pretrained: nn.Module | None = None,
+    lr: float | None = None,
+    lr_mult: float = 1.0,
+) -> list[dict]:
+    """Two groups: kernels with weight decay, norms/biases/embeddings of rank < 2 without; with a
+    `pretrained` part and `lr_mult` != 1, two more for that part's parameters at lr × lr_mult."""
+    own = {id(p) for p in pretrained.parameters()} if pretrained is not None and lr_mult != 1.0 else set()
+    groups = {(k, d): [] for k in (False, True) for d in (True, False)}  # (pretrained?, decay?) -> params
+    seen = set()
     for module in modules:
         for p in module.parameters():
             if not p.requires_grad or id(p) in seen:
                 continue
             seen.add(id(p))
-            (decay if p.ndim >= 2 else no_decay).append(p)
-    return [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
+            groups[(id(p) in own, p.ndim >= 2)].append(p)
+    result = [
+        {"params": groups[(False, True)], "weight_decay": weight_decay},
+        {"params": groups[(False, False)], "weight_decay": 0.0},
     ]
+    if own:
+        for decay in (True, False):
+            result.append(
+                {
+                    "params": groups[(True, decay)],
+                    "weight_decay": weight_decay if decay else 0.0,
+                    "lr": lr * lr_mult,
+                    "lr_mult": lr_mult,
+                }
+            )
+    return result
 
 
 def _warmup_factor(step: int, warmup: int, warmup_start: float) -> float:
@@ -105,10 +125,22 @@ def check_optim(optim: Callable, schedule: Callable) -> None:
 
 
 def build_optimizer(
-    modules: list[nn.Module], optim: Callable, schedule: Callable, total_steps: int, steps_per_epoch: int
+    modules: list[nn.Module],
+    optim: Callable,
+    schedule: Callable,
+    total_steps: int,
+    steps_per_epoch: int,
+    pretrained: nn.Module | None = None,
+    lr_mult: float = 1.0,
 ) -> dict:
-    """The dict Lightning's `configure_optimizers` returns; the schedule steps every optimizer step."""
-    weight_decay = optim.keywords.get("weight_decay", 0.0) if isinstance(optim, partial) else 0.0
-    opt = optim(params=param_groups(modules, weight_decay))
+    """The dict Lightning's `configure_optimizers` returns; the schedule steps every optimizer step.
+    `pretrained` / `lr_mult`: that part's lr is lr × lr_mult (OneCycleLR's max_lr too)."""
+    keys = optim.keywords if isinstance(optim, partial) else {}
+    weight_decay = keys.get("weight_decay", 0.0)
+    groups = param_groups(modules, weight_decay, pretrained, keys.get("lr"), lr_mult)
+    opt = optim(params=groups)
+    max_lr = schedule.keywords.get("max_lr") if isinstance(schedule, partial) else None
+    if isinstance(max_lr, int | float):  # OneCycleLR: one peak per group
+        schedule = partial(schedule, max_lr=[max_lr * g.get("lr_mult", 1.0) for g in opt.param_groups])
     sched = schedule(opt, total_steps=max(1, total_steps), steps_per_epoch=max(1, steps_per_epoch))
     return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

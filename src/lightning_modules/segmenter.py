@@ -46,6 +46,8 @@ class Segmenter(TaskModule):
         monitor: str,
         plot_every_n_epochs: int,
         num_plot_images: int,
+        freeze_pretrained_epochs: int,
+        pretrained_lr_mult: float,
         class_names: list[str] | None = None,  # saved with the weights; set from the data
     ):
         super().__init__(
@@ -54,6 +56,8 @@ class Segmenter(TaskModule):
             monitor=monitor,
             plot_every_n_epochs=plot_every_n_epochs,
             num_plot_images=num_plot_images,
+            freeze_pretrained_epochs=freeze_pretrained_epochs,
+            pretrained_lr_mult=pretrained_lr_mult,
         )
         self.save_hparams(net=net, loss=loss, optim=optim, schedule=schedule)
         check(
@@ -83,6 +87,10 @@ class Segmenter(TaskModule):
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self._plot_batch = None
+
+    def pretrained_part(self) -> nn.Module | None:
+        """The network's encoder (smp's encoder, the U-Net's contracting path)."""
+        return getattr(self.net, "encoder", None)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.channels_last:

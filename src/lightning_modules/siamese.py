@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 import torch
 
-from src.errors import check
 from src.lightning_modules.base import TaskModule
 from src.losses.distances import check_distance, pair_score
 from src.losses.verification import VerificationLoss
@@ -39,7 +38,8 @@ class Siamese(TaskModule):
         *,
         encoder: Callable[..., Backbone],
         in_channels: int,
-        freeze_encoder_epochs: int,
+        freeze_pretrained_epochs: int,
+        pretrained_lr_mult: float,
         reductor: dict,
         distance: str,
         loss: Callable[..., VerificationLoss],
@@ -56,17 +56,12 @@ class Siamese(TaskModule):
             monitor=monitor,
             plot_every_n_epochs=plot_every_n_epochs,
             num_plot_images=num_plot_images,
+            freeze_pretrained_epochs=freeze_pretrained_epochs,
+            pretrained_lr_mult=pretrained_lr_mult,
         )
         self.save_hparams(encoder=encoder, loss=loss, optim=optim, schedule=schedule)
         check_distance(distance)
         self.distance = distance
-        check(
-            isinstance(freeze_encoder_epochs, int) and freeze_encoder_epochs >= 0,
-            "freeze_encoder_epochs",
-            "an integer >= 0",
-            freeze_encoder_epochs,
-        )
-        self.freeze_epochs = freeze_encoder_epochs
         self.net = SiameseNet(
             build_part("encoder", encoder, kind=Backbone, in_channels=in_channels), reductor
         )
@@ -98,10 +93,8 @@ class Siamese(TaskModule):
         images, labels = batch
         return self.criterion(self(images), labels)
 
-    def on_before_optimizer_step(self, optimizer) -> None:
-        if self.current_epoch < self.freeze_epochs:  # encoder frozen for the first epochs: reductor warms up
-            for p in self.net.encoder.parameters():
-                p.grad = None
+    def pretrained_part(self) -> torch.nn.Module:
+        return self.net.encoder
 
     # ---- evaluation -------------------------------------------------------------------------------------
     def _eval_step(self, batch) -> None:

@@ -2,8 +2,9 @@
 (Siamese) and `model/head/backbone` (detector heads): `small_cnn` (from scratch) or `timm` (any timm model).
 
 Each maps N×C×H×W images to a feature map N×F×H/s×W/s, with `out_channels` (F) and `stride` (s)
-attributes; the network using it completes the partial with `in_channels`. Pretrained weights only ever
-come from a local file (`weights=<path>`): nothing is downloaded.
+attributes; the network using it completes the partial with `in_channels`. `weights`: null, a local
+file, one of our runs (its matching part), or for timm a pretrained name through timm's own loader and
+the Hugging Face hub cache (src/models/weights.py; docs/weights.md).
 """
 
 from __future__ import annotations
@@ -14,17 +15,35 @@ import torch
 from torch import nn
 
 from src.errors import ConfigError, check
+from src.models.weights import (
+    load_from_run,
+    log_loaded,
+    normalisation_of,
+    timm_pretrained,
+    weights_source,
+)
 
 
 class Backbone(nn.Module):
-    """`body` maps images to features; `weights` (a local file) and `freeze` apply to every backbone."""
+    """`body` maps images to features; `weights` (a file or a run) and `freeze` apply to every backbone.
+    `normalisation`: the mean/std/input size its pretrained weights were trained with (empty: none)."""
 
     out_channels: int
     stride: int
+    normalisation: dict = {}
 
-    def finish(self, weights: str | None, freeze: bool) -> None:
-        if weights:
-            load_local_weights(self, weights)
+    def finish(self, weights: str | None, freeze: bool, loaded_by_name: bool = False) -> None:
+        source = weights_source(weights)
+        if source.kind == "file":
+            load_local_weights(self, source.value)
+        elif source.kind == "run":
+            load_from_run(self, source.value, "weights", type(self).__name__)
+        elif source.kind == "name" and not loaded_by_name:
+            raise ConfigError(
+                "weights",
+                f"{weights!r}: a {type(self).__name__} has no pretrained names; give a local file, one of "
+                "our run folders (e.g. a pretraining run), or null",
+            )
         if freeze:
             self.requires_grad_(False)
 
@@ -74,19 +93,35 @@ class SmallCNN(Backbone):
 class TimmBackbone(Backbone):
     """The last feature map of a timm model (`features_only`), e.g. resnet18, efficientnet_b0."""
 
-    def __init__(self, in_channels: int, name: str, weights: str | None, freeze: bool):
+    def __init__(self, in_channels: int, name: str, weights: str | bool | None, freeze: bool):
         super().__init__()
         import timm
 
+        by_name = weights_source(weights).kind == "name"
         try:
-            self.body = timm.create_model(
-                name, pretrained=False, features_only=True, out_indices=(-1,), in_chans=in_channels
-            )
+            if not timm.is_model(name):
+                raise RuntimeError(f"Unknown model ({name})")
+            if by_name:  # timm's own loader, from the hub cache file (downloaded first when allowed)
+                tagged, file, cfg = timm_pretrained(name, str(weights), "weights")
+                self.body = timm.create_model(
+                    tagged,
+                    pretrained=True,
+                    pretrained_cfg_overlay=dict(file=file),
+                    features_only=True,
+                    out_indices=(-1,),
+                    in_chans=in_channels,
+                )
+                log_loaded(f"timm {tagged}", self, file, prefix="body.")
+                self.normalisation = normalisation_of(cfg)
+            else:
+                self.body = timm.create_model(
+                    name, pretrained=False, features_only=True, out_indices=(-1,), in_chans=in_channels
+                )
         except RuntimeError as err:  # timm: "Unknown model (...)"
             raise ConfigError("name", f"{err}; see timm.list_models()") from None
         self.out_channels = int(self.body.feature_info.channels()[-1])
         self.stride = int(self.body.feature_info.reduction()[-1])
-        self.finish(weights, freeze)
+        self.finish(weights, freeze, loaded_by_name=by_name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)[-1]
@@ -96,12 +131,7 @@ def read_state_dict(path: str | Path, key: str = "weights") -> dict[str, torch.T
     """A state dict from a local .pt/.pth/.ckpt (weights_only) or .safetensors file."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise ConfigError(
-            key,
-            f"weights file {path} not found. Pretrained weights are never downloaded: save them once, e.g. "
-            "`torch.save(timm.create_model(NAME, pretrained=True).state_dict(), PATH)` on a machine with "
-            "internet, and pass the path here (or null to train from scratch).",
-        )
+        raise ConfigError(key, f"weights file {path} not found (a local file, a run folder, a name or null)")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from src.errors import check, check_choice
+from src.errors import ConfigError, check, check_choice
 
 NORMS = ("batch", "group", "instance", "none")
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "gelu": nn.GELU, "leaky_relu": nn.LeakyReLU}
@@ -64,7 +64,8 @@ class UpStep(nn.Module):
 class UNet(nn.Module):
     """U-Net with `depth` down/up steps; channels double at each level from `base_channels`.
 
-    The keys of conf/model/net/unet.yaml; `in_channels` and `num_classes` come from the segmenter.
+    The keys of conf/model/net/unet.yaml; `in_channels` and `num_classes` come from the segmenter;
+    `weights`: null, a local file or one of our U-Net runs.
     """
 
     def __init__(
@@ -76,6 +77,7 @@ class UNet(nn.Module):
         norm: str,
         activation: str,
         dropout: float,
+        weights: str | None,
     ):
         super().__init__()
         check(isinstance(depth, int) and 1 <= depth <= 8, "depth", "an integer from 1 to 8", depth)
@@ -105,6 +107,29 @@ class UNet(nn.Module):
             UpStep(widths[i + 1], widths[i], widths[i], norm, activation, 0.0) for i in reversed(range(depth))
         )
         self.head = nn.Conv2d(widths[0], num_classes, kernel_size=1)
+        self.load_weights(weights)
+
+    @property
+    def encoder(self) -> nn.ModuleList:
+        """The contracting path (stem and down steps): what fine-tuning calls the pretrained part."""
+        return nn.ModuleList([self.stem, self.down])
+
+    def load_weights(self, weights: str | None) -> None:
+        """A local state-dict file or one of our U-Net runs (the tensors that fit: another class count
+        re-initialises only the last 1×1 convolution); U-Net weights have no pretrained names."""
+        from src.models.backbones import load_local_weights
+        from src.models.weights import load_from_run, weights_source
+
+        source = weights_source(weights)
+        if source.kind == "file":
+            load_local_weights(self, source.value)
+        elif source.kind == "run":
+            load_from_run(self, source.value, "weights", "U-Net")
+        elif source.kind == "name":
+            raise ConfigError(
+                "weights",
+                f"{weights!r}: the U-Net has no pretrained names; give a U-Net run folder, a file or null",
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]

@@ -1,10 +1,12 @@
 """YOLO11 from ultralytics (the optional extra `pip install -e .[yolo11]`, AGPL-3.0): offline import,
-the network from its yaml, weights from a local file, our targets in ultralytics' batch format, and
-ultralytics' decoding + NMS.
+the network from its yaml, weights by asset name / local file / one of our runs, our targets in
+ultralytics' batch format, and ultralytics' decoding + NMS.
 
 This is the only module of the project that imports ultralytics, and only when a function here is
 called. Before the first import it switches ultralytics offline (no DNS check, no auto-install, no
-settings sync), so nothing is fetched at run time: no weights, fonts or version checks.
+settings sync), so nothing is fetched behind the user's back: no fonts, AMP-check models or version
+checks (we use neither its trainer nor its plotting). The one download is an asset the user names
+(`weights=yolo11n.pt`) that is neither a file nor in ultralytics' weights folder.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import yaml
 from torchvision.ops import box_convert
 
 from src.errors import ConfigError, check_choice
+from src.models.weights import hub_unreachable, run_checkpoint
 
 log = logging.getLogger("imagelab")
 VARIANTS = ("n", "s", "m", "l", "x")
@@ -119,16 +122,55 @@ def decode(
 
 
 # ---- weights ---------------------------------------------------------------------------------------------
-def read_weights(path: str) -> dict[str, torch.Tensor]:
-    """The network's state dict from a local file: an ultralytics .pt (EMA if present), a Lightning
-    .ckpt of model=yolo11 (its state_dict, the EMA weights when EMA was on), or a plain state dict.
-    Never downloads."""
-    file = Path(str(path)).expanduser()
-    if not file.is_file():
+def resolve_weights(value: str) -> Path:
+    """The weights file `value` names, resolved as ultralytics resolves assets: the file itself (a run
+    folder: its checkpoints/last.ckpt), else ultralytics' weights folder, else its download of a known
+    asset name into that folder (only when github.com answers); else one ConfigError line."""
+    file = Path(str(value)).expanduser()
+    if file.is_dir():
+        file = run_checkpoint(file, "weights")
+    if file.is_file():
+        return file
+    if "/" in str(value) or file.suffix != ".pt":
         raise ConfigError(
             "weights",
-            f"no file at {file}: give a local ultralytics .pt or a .ckpt of model=yolo11 (nothing is downloaded)",
+            f"no file at {file}: give an ultralytics asset name (yolo11n.pt), a local .pt, or a run folder "
+            "/ .ckpt of model=yolo11",
         )
+    ultralytics()
+    from ultralytics.utils import SETTINGS
+    from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES, attempt_download_asset
+
+    folder = Path(SETTINGS["weights_dir"])
+    if (folder / file.name).is_file():
+        return folder / file.name
+    if file.name not in GITHUB_ASSETS_NAMES:
+        raise ConfigError("weights", f"{value} is neither a file, in {folder}, nor an ultralytics asset name")
+    reason = hub_unreachable(host="github.com")
+    if reason is None:
+        os.environ["YOLO_OFFLINE"] = "0"  # ultralytics' own download, for this asset only
+        try:
+            got = Path(attempt_download_asset(folder / file.name, retry=1))
+            if got.is_file():
+                return got
+            reason = "the download left no file"
+        except Exception as err:
+            reason = f"{type(err).__name__}: {str(err)[:120]}"
+        finally:
+            os.environ["YOLO_OFFLINE"] = "1"
+    raise ConfigError(
+        "weights",
+        f"{file.name} is not in ultralytics' weights folder ({folder}) and cannot be downloaded ({reason}): "
+        f"on a machine with internet run `yolo settings` to see that folder and put {file.name} there "
+        f"(e.g. python -c \"from ultralytics import YOLO; YOLO('{folder / file.name}')\"), or give a local "
+        f"file: model.head.weights=/path/to/{file.name}",
+    )
+
+
+def read_weights(path: str) -> dict[str, torch.Tensor]:
+    """The network's state dict from `path` (resolve_weights): an ultralytics .pt (EMA if present), a
+    Lightning .ckpt of model=yolo11 (its state_dict, the EMA weights when EMA was on), or a state dict."""
+    file = resolve_weights(path)
     if file.suffix == ".pt":
         ultralytics()
         from ultralytics.nn.tasks import torch_safe_load  # maps legacy module paths of old .pt files

@@ -6,7 +6,8 @@
 - OVERRIDES: overrides Hydra itself would refuse (unknown group options, misspelled keys) → the entry
   points' `check_overrides` raises ConfigError before Hydra composes.
 - DATA: a file fault built in tmp_path → DataError naming the file (and line), before training.
-- CLI: a few real `python train.py ...` runs: exit code 2 and exactly one error line, no traceback.
+- CLI: a few real `python train.py ...` runs: exit code 2 and exactly one error line, no traceback;
+  override errors and `--cfg job` without importing torch, Lightning or Optuna.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,7 +30,7 @@ from src.errors import ConfigError, DataError
 from src.runtime.config.config_check import validate
 from src.runtime.config.overrides_check import check_overrides
 from tests.conftest import CONF
-from tests.tiny_models import MODELS, run_cli, tiny
+from tests.tiny_models import MODELS, ROOT, run_cli, tiny
 
 ALL = tuple(MODELS)
 
@@ -94,7 +97,9 @@ OVERRIDES = [
     (["+model.net.depth=3"], "model.net.depth", "set it without `+`"),
     (["trainer.max_steps=100"], "trainer.max_steps", "add it with +trainer.max_steps=100"),
     (["model.net.depth=["], "", "cannot parse"),
-]
+    (["hparams_search=unet_optuna", "model.optim.lrr=tag(log, interval(1e-3, 1e-2))"], "model.optim.lrr", "did you mean lr?"),
+    (["model=interval(1, 2)"], "model", "not an interval"),
+]  # fmt: skip
 
 
 def composed(overrides: list[str]):
@@ -198,6 +203,9 @@ def test_overrides_hydra_would_refuse(argv, key, fragment):
 def test_valid_overrides_pass():
     check_overrides("train", ["-m", "model=unet,yolo", "model.net.depth=2,3", "+trainer.max_time=null"])
     check_overrides("predict", ["model=yolo", "ckpt_path=x.ckpt", "+source=img.png"])
+    # an interval cannot be listed: checked at its lower bound (the documented search command)
+    check_overrides("train", ["hparams_search=unet_optuna", "model.optim.lr=tag(log, interval(1e-3, 1e-2))"])
+    check_overrides("train", ["hparams_search=unet_optuna", "model.net.depth=int(interval(2, 4))"])
 
 
 # ---- data files: each builder makes a dataset with one fault and returns (reader call, file, line)
@@ -433,6 +441,76 @@ def test_cli_exit_2_and_one_line(tmp_path, args, line):
     assert proc.returncode == 2, (proc.stdout + proc.stderr)[-3000:]
     lines = _error_lines(proc)
     assert len(lines) == 1 and line in lines[0], lines
+
+
+# ---- the run folder, resumes and sweep folders: each builder makes the situation in tmp_path and returns
+# the call that meets it; the fragment of its one-line refusal, or None where it is handled (no error)
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def lock_of_a_reused_pid(tmp: Path):
+    from src.runtime.runs.run_lock import acquire
+
+    (tmp / "run.lock").write_text(f"1 {_host()} 999999999\n")  # pid 1 is alive, but not since then
+    return lambda: acquire(tmp)
+
+
+def lock_of_a_live_run(tmp: Path):
+    import os
+
+    from src.runtime.runs.run_lock import _start_time, acquire
+
+    pid = os.getppid()  # a live process whose start time the lock records: the run itself
+    (tmp / "run.lock").write_text(f"{pid} {_host()} {_start_time(pid) or ''}\n")
+    return lambda: acquire(tmp)
+
+
+RUNS = [
+    (lock_of_a_reused_pid, None),
+    (lock_of_a_live_run, "if no run is writing there, delete"),
+]
+
+
+@pytest.mark.parametrize("build, fragment", RUNS, ids=[b.__name__ for b, _ in RUNS])
+def test_run_folder_cases(tmp_path, build, fragment):
+    from src.runtime.runs.run_lock import RunLocked
+
+    call = build(tmp_path)
+    if fragment is None:
+        call()
+        return
+    with pytest.raises((ConfigError, DataError, RunLocked)) as err:
+        call()
+    assert fragment in str(err.value) and "\n" not in str(err.value), str(err.value)
+
+
+# the command line answers at once: Hydra and the config tree only, torch and Lightning when a task runs
+NO_TASK = [["model=unett"], ["model.net.dpeth=3"], ["model.optim.lrr=3"], ["--cfg", "job"], ["--help"]]
+HEAVY = ("torch", "lightning", "optuna")
+
+
+def test_command_line_answers_without_the_heavy_stack():
+    """Override errors (a misspelled argument of a torch optimizer included), `--cfg job` and `--help` (its
+    group listing sped up in help_listing.py) run train.py's entry as a user's command does, in one
+    interpreter, and import neither torch, Lightning nor Optuna."""
+    code = (
+        "import runpy, sys\n"
+        f"for argv in {NO_TASK!r}:\n"
+        "    sys.argv = ['train.py', *argv]\n"
+        "    try:\n"
+        "        runpy.run_path('train.py', run_name='__main__')\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"print('imported:', sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "model.optim.lrr: no such key; did you mean lr?" in proc.stderr, proc.stderr[-3000:]
+    assert "model: pretrain, siamese, unet, yolo, yolo11, yolov1" in proc.stdout, proc.stdout[-3000:]  # --help's groups
+    assert proc.stdout.strip().splitlines()[-1] == "imported: []", proc.stdout[-3000:]
 
 
 # ---- errors keep their one line across process boundaries

@@ -68,6 +68,35 @@ def test_lock_refuses_a_live_holder_and_takes_over_a_dead_one(tmp_path, live_pid
     assert not path.exists()
 
 
+def test_lock_of_a_reused_pid_is_stale(tmp_path, live_pid, caplog):
+    """The lock's pid now belongs to another process (pid reuse after a reboot): not a run of ours."""
+    import socket
+
+    from src.runtime.runs.run_lock import _start_time
+
+    host = socket.gethostname()
+    started = _start_time(live_pid)
+    if started is None:
+        pytest.skip("no /proc on this system: the pid's start time cannot be read")
+    (tmp_path / LOCK_FILE).write_text(f"{live_pid} {host} {started}\n")  # the run itself: refused
+    with pytest.raises(RunLocked, match=f"if no run is writing there, delete {tmp_path / LOCK_FILE}"):
+        acquire(tmp_path)
+    (tmp_path / LOCK_FILE).write_text(f"{live_pid} {host} {int(started) + 1}\n")  # started at another time
+    with caplog.at_level("WARNING", logger="imagelab"):
+        path = acquire(tmp_path)
+    assert "now another program" in caplog.text
+    mine = path.read_text().split()
+    assert mine == [str(os.getpid()), host, _start_time(os.getpid())]
+    release(path)
+    sleeper = subprocess.Popen(["sleep", "60"])  # a lock without a start time, its pid not a Python process
+    try:
+        (tmp_path / LOCK_FILE).write_text(f"{sleeper.pid} {host}\n")
+        release(acquire(tmp_path))
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
 @pytest.mark.parametrize("model", MODELS[:1])  # model-independent: run once, on the cheapest model
 def test_second_run_into_a_held_folder_is_refused(tmp_path, model, live_pid):
     import socket

@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from hydra_plugins.imagelab_optuna_sweeper.optuna_sweeper import distribution_of
+from hydra_plugins.imagelab_optuna_sweeper._search_space import distribution_of
 from tests.conftest import make_cfg
 from tests.tiny_models import MODELS, SEARCH, SWEEP, run_cli, start_cli, tiny
 
@@ -27,7 +27,7 @@ def dist(line: str):
 def test_search_space_syntax():
     assert dist("a=choice(2, 3, 4)") == CategoricalDistribution([2, 3, 4])
     assert dist("a=2,3") == CategoricalDistribution([2, 3])
-    assert dist("a=range(2, 8, 2)") == IntDistribution(2, 8, step=2)  # the official plugin's: stop included
+    assert dist("a=range(2, 8, 2)") == IntDistribution(2, 6, step=2)  # Hydra's range: stop excluded
     assert dist("a=interval(0.1, 1.0)") == FloatDistribution(0.1, 1.0)
     assert dist("a=tag(int, interval(1, 9))") == IntDistribution(1, 9)
     assert dist("a=tag(int, log, interval(8, 64))") == IntDistribution(8, 64, log=True)
@@ -36,7 +36,7 @@ def test_search_space_syntax():
     # ValueError: Hydra's plugin scan may load the module a second time (another SearchSpaceError class)
     with pytest.raises(ValueError, match="a: a log interval needs low > 0"):
         dist("a=tag(log, interval(0, 1))")
-    assert dist("a=range(0.5, 2.5)") == FloatDistribution(0.5, 2.5, step=1.0)  # float bounds: floats
+    assert dist("a=range(0.5, 2.5)") == FloatDistribution(0.5, 1.5, step=1.0)  # float bounds: floats
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -49,7 +49,12 @@ def test_search_configs_compose(tmp_path, model):
     flipped = make_cfg(tmp_path, [f"hparams_search={name}", "monitor_mode=min", "model.monitor=val/loss"])
     assert flipped.hydra.sweeper.direction == "minimize" and flipped.optimized_metric == "val/loss"
     assert flipped.callbacks.model_checkpoint.mode == "min" and flipped.callbacks.early_stopping.mode == "min"
-    assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
+    assert (
+        str(cfg.hydra.mode) == "RunMode.MULTIRUN" and sweeper.max_failure_rate == 1.0
+    )  # a failed trial: go on
+    assert sweeper.sampler._target_.endswith("TPESampler")
+    random = make_cfg(tmp_path, [f"hparams_search={name}", "hydra/sweeper/sampler=random"])
+    assert random.hydra.sweeper.sampler._target_.endswith("RandomSampler")  # the group's choice is kept
     for key in sweeper.params:  # every searched key exists in the model's config
         assert OmegaConf.select(cfg, key, default="<absent>") != "<absent>", key
 

@@ -29,7 +29,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import TrialState
 
 import hydra_plugins.imagelab_optuna_sweeper.config  # noqa: F401 (registers hydra/sweeper=optuna)
-from hydra_plugins.imagelab_optuna_sweeper import search_space
+from hydra_plugins.imagelab_optuna_sweeper import _search_space as search_space
 
 ROOT = Path(__file__).resolve().parents[2]
 TASK = ROOT / "tests" / "optuna_task"
@@ -43,11 +43,18 @@ def test_every_sweep_form_maps_as_the_official_plugin():
     assert dist("a=choice(2, 3, 4)") == CategoricalDistribution([2, 3, 4])
     assert dist("a=2,3") == CategoricalDistribution([2, 3])
     assert dist("a=shuffle(a, b)") == CategoricalDistribution(["a", "b"])
-    # range: the official plugin's bounds (stop included), not Hydra's
-    assert dist("a=range(1, 4)") == IntDistribution(1, 4)
-    assert dist("a=range(2, 8, 2)") == IntDistribution(2, 8, step=2)
-    assert dist("a=range(-5.5, 5.5, step=0.5)") == FloatDistribution(-5.5, 5.5, step=0.5)
-    assert dist("a=range(0, 1, step=0.25)") == FloatDistribution(0.0, 1.0, step=0.25)
+    # range: Hydra's values (stop excluded), as Hydra's own sweeps and the official plugin's grid
+    assert dist("a=range(1, 4)") == IntDistribution(1, 3)
+    assert dist("a=range(2, 8, 2)") == IntDistribution(2, 6, step=2)
+    assert dist("a=range(2, 9, 2)") == IntDistribution(2, 8, step=2)
+    assert dist("a=range(-5.5, 5.5, step=0.5)") == FloatDistribution(-5.5, 5.0, step=0.5)
+    assert dist("a=range(0, 1, step=0.25)") == FloatDistribution(0.0, 0.75, step=0.25)
+    assert dist("a=range(0, 1, step=0.3)") == FloatDistribution(0.0, 0.9, step=0.3)
+    for line in ("a=range(1, 4)", "a=range(2, 9, 2)", "a=range(0, 1, step=0.25)"):  # = Hydra's own sweep
+        parsed = OverridesParser.create().parse_overrides([line])[0]
+        assert search_space.grid_of({"a": dist(line)})["a"] == list(parsed.sweep_iterator())
+    with pytest.raises(ValueError, match="is empty"):
+        dist("a=range(3, 3)")
     assert dist("a=interval(0.1, 1.0)") == FloatDistribution(0.1, 1.0)
     assert dist("a=int(interval(1, 9))") == IntDistribution(1, 9)
     assert dist("a=tag(int, interval(1, 9))") == IntDistribution(1, 9)
@@ -117,7 +124,7 @@ def search(tmp_path: Path, config: str, overrides: list[str], fn=sphere, argumen
     GlobalHydra.instance().clear()
     with open_dict(cfg):
         cfg.hydra.sweep.dir = str(tmp_path / sweep)
-    sweeper = instantiate(cfg.hydra.sweeper)
+    sweeper = instantiate(cfg.hydra.sweeper).search  # the search behind the thin class Hydra finds
     sweeper.config, sweeper.hydra_context = cfg, SimpleNamespace(config_loader=None)
     sweeper.launcher = FakeLauncher(fn)
     sweeper.validate_batch_is_legal = lambda batch: None
@@ -129,13 +136,45 @@ def read(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
+def test_with_the_official_plugin_installed_optuna_is_its_and_one_line_says_so(tmp_path, monkeypatch, caplog):
+    import importlib
+
+    from hydra.core.config_store import ConfigStore
+
+    from hydra_plugins.imagelab_optuna_sweeper import config
+
+    def provider(name):
+        return ConfigStore.instance().repo["hydra"]["sweeper"][f"{name}.yaml"].provider
+
+    assert provider("optuna") == "imagelab" and not config.official_plugin_installed()
+    fake = tmp_path / "hydra_plugins" / "hydra_optuna_sweeper"  # a stand-in for the official package
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        ConfigStore.instance().store(group="hydra/sweeper", name="optuna", node={}, provider="optuna_sweeper")
+        with caplog.at_level("WARNING"):
+            config.register()  # as Hydra's plugin scan does, after the official plugin's
+        assert config.official_plugin_installed()
+        assert provider("optuna") == "optuna_sweeper" and provider("imagelab_optuna") == "imagelab"
+        [line] = [r.getMessage() for r in caplog.records if "hydra-optuna-sweeper" in r.getMessage()]
+        assert (
+            "hydra/sweeper=optuna is the official plugin" in line and "imagelab_optuna is always ours" in line
+        )
+    finally:
+        monkeypatch.undo()
+        importlib.invalidate_caches()
+        config.register()
+    assert provider("optuna") == "imagelab"
+
+
 def test_official_config_runs_unchanged(tmp_path):
     sweeper, study = search(tmp_path, "sphere", ["hydra.sweeper.n_trials=6"])
     assert type(study.sampler).__name__ == "TPESampler" and sweeper.directions == ["minimize"]
     assert len(study.trials) == 6 and all(t.state == TrialState.COMPLETE for t in study.trials)
-    for t in study.trials:  # range(-5.5, 5.5, step=0.5): the official bounds, both ends included
+    for t in study.trials:  # range(-5.5, 5.5, step=0.5): Hydra's values, -5.5 .. 5.0
         assert (
-            -5.5 <= t.params["x"] <= 5.5 and (t.params["x"] * 2).is_integer() and t.params["y"] in (-5, 0, 5)
+            -5.5 <= t.params["x"] <= 5.0 and (t.params["x"] * 2).is_integer() and t.params["y"] in (-5, 0, 5)
         )
     official = read(tmp_path / "sweep" / "optimization_results.yaml")
     assert list(official) == ["name", "best_params", "best_value"] and official["name"] == "optuna"
@@ -189,6 +228,12 @@ def test_sampler_group(tmp_path, sampler):
     assert len(study.trials) == 4 and all(t.state == TrialState.COMPLETE for t in study.trials)
 
 
+def test_removed_motpe_sampler_says_to_use_tpe(tmp_path):
+    with pytest.raises(Exception, match="removed in Optuna 4.0; use hydra/sweeper/sampler=tpe"):
+        search(tmp_path, "multi", ["hydra/sweeper/sampler=motpe"])
+    assert not (tmp_path / "sweep").exists()  # refused before the sweep starts
+
+
 def test_sampler_by_target(tmp_path):
     overrides = [
         "hydra.sweeper.sampler={_target_: optuna.samplers.RandomSampler, seed: 3}",
@@ -199,7 +244,7 @@ def test_sampler_by_target(tmp_path):
 
 
 def test_grid_ends_cleanly_when_exhausted(tmp_path):
-    params = "{x: 'range(0, 2)', y: 'choice(-5, 5)'}"  # 3 × 2 = 6 points; n_trials 20 is capped at 6
+    params = "{x: 'range(0, 3)', y: 'choice(-5, 5)'}"  # 3 × 2 = 6 points; n_trials 20 is capped at 6
     overrides = ["hydra/sweeper/sampler=grid", f"hydra.sweeper.params={params}", "hydra.sweeper.n_trials=20"]
     sweeper, study = search(tmp_path, "sphere", overrides)
     points = sorted((t.params["x"], t.params["y"]) for t in study.trials)
@@ -207,6 +252,20 @@ def test_grid_ends_cleanly_when_exhausted(tmp_path):
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
     _, again = search(tmp_path, "sphere", overrides)  # a rerun of an exhausted grid runs nothing
     assert len(again.trials) == 6
+
+
+def test_grid_range_excludes_its_stop_as_the_official_grid(tmp_path):
+    # the official plugin's tests/conf/test_grid.yaml: x choice(-1, 1), y range(-1.0, 1.0, step=1), z foo|bar
+    params = "{x: 'choice(-1, 1)', y: 'range(-1.0, 1.0, step=1)'}"
+    overrides = [
+        "hydra/sweeper/sampler=grid",
+        f"hydra.sweeper.params={params}",
+        "+hydra.sweeper.params.z='choice(foo, bar)'",
+        "hydra.sweeper.n_trials=20",
+    ]
+    _, study = search(tmp_path, "sphere", overrides, fn=lambda job: job["x"] ** 2 + job["y"] ** 2)
+    assert len(study.trials) == 8  # 2 × 2 × 2, as the official plugin: y in {-1, 0}, never 1
+    assert {t.params["y"] for t in study.trials} == {-1.0, 0.0}
 
 
 def test_multi_objective_names_the_pareto_trials(tmp_path):
@@ -226,7 +285,8 @@ def test_multi_objective_names_the_pareto_trials(tmp_path):
 
 
 def test_multi_objective_wrong_arity_fails_the_trial(tmp_path):
-    _, study = search(tmp_path, "multi", ["hydra.sweeper.n_trials=2"], fn=lambda job: 1.0)
+    overrides = ["hydra.sweeper.n_trials=2", "hydra.sweeper.max_failure_rate=1.0"]
+    _, study = search(tmp_path, "multi", overrides, fn=lambda job: 1.0)
     assert [t.state for t in study.trials] == [TrialState.FAIL] * 2
 
 
@@ -240,6 +300,26 @@ def test_custom_search_space(tmp_path, monkeypatch):
         assert t.params["z"] == job["z"]
 
 
+@pytest.mark.parametrize("sweep", ["+w=choice(0, 1)", "+w=interval(0, 1)"])
+def test_appended_key_swept_from_the_command_line_keeps_its_plus(tmp_path, sweep):
+    sweeper, study = search(tmp_path, "sphere", ["hydra.sweeper.n_trials=3"], arguments=[sweep])
+    assert all(t.state == TrialState.COMPLETE and "+w" in t.params for t in study.trials)
+    assert all("+w" in job and "w" not in job for job in sweeper.launcher.jobs)
+    lines = [f"{k}={v}" for k, v in sweeper.launcher.jobs[0].items() if not k.startswith("hydra.")]
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(TASK / "conf"), version_base=None):
+        assert compose("sphere", overrides=lines).w == sweeper.launcher.jobs[0]["+w"]  # Hydra adds the key
+    GlobalHydra.instance().clear()
+
+
+def test_no_search_space_runs_n_trials_of_the_config_as_it_is(tmp_path):
+    sweeper, study = search(tmp_path, "sphere", ["hydra.sweeper.params=null", "hydra.sweeper.n_trials=3"])
+    assert len(study.trials) == 3 and all(
+        t.state == TrialState.COMPLETE and not t.params for t in study.trials
+    )
+    assert [sorted(job) for job in sweeper.launcher.jobs] == [["hydra.sweep.subdir"]] * 3
+
+
 def test_max_failure_rate(tmp_path):
     def fails_on_positive_x(job):
         if job["x"] > 0:
@@ -248,15 +328,53 @@ def test_max_failure_rate(tmp_path):
 
     params = "{x: 'choice(-1, 1)'}"
     base = [f"hydra.sweeper.params={params}", "hydra.sweeper.n_trials=6", "hydra/sweeper/sampler=random"]
-    # ours by default: carry on (the failures are failed trials)
+    # 1.0 (our hparams_search configs): carry on, the failures are failed trials
     _, study = search(
         tmp_path, "sphere", [*base, "hydra.sweeper.max_failure_rate=1.0"], fn=fails_on_positive_x
     )
     states = [t.state for t in study.trials]
     assert len(states) == 6 and TrialState.FAIL in states and TrialState.COMPLETE in states
-    # the sphere config's max_failure_rate 0.0: the first failed trial stops the search
-    with pytest.raises(RuntimeError, match="max_failure_rate=0.0"):
+    # 0.0: the first failed trial stops the search with the job's own exception
+    with pytest.raises(ValueError, match="boom"):
         search(tmp_path, "sphere", base, fn=fails_on_positive_x, sweep="strict")
+
+
+def test_max_failure_rate_defaults_to_the_official_plugins_zero():
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.imagelab_optuna_sweeper.config import (
+        ImagelabOptunaSweeperConf,
+        OfficialOptunaSweeperConf,
+    )
+
+    for node in (ImagelabOptunaSweeperConf, OfficialOptunaSweeperConf):
+        assert OmegaConf.structured(node).max_failure_rate == 0.0
+
+
+def test_a_trial_returning_nothing_stops_the_search_naming_its_error(tmp_path):
+    def writes_its_error(job):  # a training job: the error in status.json, None returned
+        folder = tmp_path / "sweep" / str(job["hydra.sweep.subdir"])
+        folder.mkdir(parents=True)
+        (folder / "status.json").write_text('{"status": "failed", "error": "ConfigError: seed: bad"}')
+
+    with pytest.raises(RuntimeError, match="job 0: ConfigError: seed: bad"):
+        search(tmp_path, "sphere", ["hydra.sweeper.n_trials=3"], fn=writes_its_error)
+
+
+def test_failure_rate_stderr_ends_with_the_jobs_exception(tmp_path):
+    # the official plugin's test_failure_rate: n_jobs 2, every job raises, max_failure_rate 0.5
+    proc = objective(
+        [
+            f"hydra.sweep.dir={tmp_path}",
+            "hydra.sweeper.n_trials=4",
+            "hydra.sweeper.n_jobs=2",
+            "hydra/sweeper/sampler=random",
+            "hydra.sweeper.max_failure_rate=0.5",
+            "error=true",
+        ]
+    )
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1] == "RuntimeError: cfg.error is True", proc.stderr[-2000:]
 
 
 def test_storage_object_and_url(tmp_path):

@@ -135,7 +135,7 @@ def test_clear_errors(tmp_path):
     assert (
         err.value.key == "model.head.weights"
         and "nope.pt" in str(err.value)
-        and "downloaded" in str(err.value)
+        and "no file at" in str(err.value)
     )
     cfg = make_cfg(tmp_path, [*TINY, "data.image_size=72"])
     with pytest.raises(ConfigError, match="model.image_size"):

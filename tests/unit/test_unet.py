@@ -13,7 +13,7 @@ from src.runtime.config.config_check import validate
 from src.runtime.config.instantiate import build
 from tests.conftest import make_cfg
 
-UNET = {"norm": "batch", "activation": "relu", "dropout": 0.0}
+UNET = {"norm": "batch", "activation": "relu", "dropout": 0.0, "weights": None}
 SMP = {"arch": "Unet", "encoder_name": "resnet18", "encoder_weights": None, "norm": "batch"}
 
 
@@ -41,7 +41,7 @@ def test_own_unet_decoder_steps_are_transposed_convolutions_with_skips():
 
 @pytest.mark.parametrize("norm", ["batch", "group", "instance", "none"])
 def test_own_unet_norms_and_dropout(norm):
-    net = UNet(1, 3, depth=2, base_channels=8, norm=norm, activation="relu", dropout=0.2)
+    net = UNet(1, 3, depth=2, base_channels=8, norm=norm, activation="relu", dropout=0.2, weights=None)
     assert net(torch.randn(2, 1, 20, 20)).shape == (2, 3, 20, 20)
 
 
@@ -108,7 +108,7 @@ def test_smp_encoder_weights_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError) as err:
         build(cfg.model, "model")
     assert err.value.key == "model.net.encoder_weights"
-    assert "nope.pth" in str(err.value) and "never downloaded" in str(err.value)
+    assert "nope.pth" in str(err.value) and "no file or run folder" in str(err.value)
 
 
 def test_smp_encoder_weights_load_from_a_local_torchvision_state_dict(tmp_path):

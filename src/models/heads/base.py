@@ -25,6 +25,10 @@ class DetectionHead(nn.Module, ABC):
     def forward(self, images: torch.Tensor):
         return self.net(images)
 
+    def pretrained_part(self) -> nn.Module | None:
+        """The backbone (what fine-tuning freezes and gives its own lr), or None."""
+        return getattr(getattr(self, "net", None), "backbone", None)
+
     @abstractmethod
     def losses(self, out, targets: list[dict]) -> dict[str, torch.Tensor]: ...
 

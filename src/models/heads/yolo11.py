@@ -4,7 +4,7 @@ The network comes from ultralytics' yolo11.yaml at a scale (`variant` n/s/m/l/x)
 loss (v8DetectionLoss: task-aligned assignment, BCE classes, CIoU + DFL boxes) and decodes with its own
 NMS. ultralytics is imported lazily (src/models/yolo11.py), so the rest of the project never needs it.
 
-Fine-tuning: `weights=<local .pt or .ckpt>` loads every tensor whose name and shape fit; with another
+Fine-tuning: `weights=<yolo11n.pt | local .pt | run folder | .ckpt>` loads every tensor whose name and shape fit; with another
 class count only the last class convolutions keep their fresh init. `freeze=N` freezes layers 0..N-1.
 """
 
@@ -46,7 +46,8 @@ class Yolo11Head(DetectionHead):
         )
         self.reinitialised: list[str] = []
         if weights:
-            self.reinitialised = y11.load_matching(self.net, y11.read_weights(weights), str(weights))
+            file = y11.resolve_weights(weights)  # a file, a run, or an asset name as ultralytics resolves it
+            self.reinitialised = y11.load_matching(self.net, y11.read_weights(file), str(file))
         layers = len(self.net.model)
         check(
             isinstance(freeze, int) and 0 <= freeze < layers,
@@ -59,6 +60,10 @@ class Yolo11Head(DetectionHead):
         self.register_buffer("input_mean", torch.zeros(3, 1, 1))
         self.register_buffer("input_std", torch.ones(3, 1, 1))
         self._criterion, self._criterion_device = None, None
+
+    def pretrained_part(self) -> torch.nn.Module:
+        """The layers of the yaml's `backbone:` section (0..10 of yolo11.yaml)."""
+        return torch.nn.ModuleList(self.net.model[: len(self.net.yaml["backbone"])])
 
     def prepare(self, datamodule, stage: str) -> None:
         """Remember the DataModule's mean/std (None = images already in [0, 1])."""

@@ -14,11 +14,9 @@ import math
 import lightning.pytorch as pl
 import torch
 
+from src.errors import NonFiniteError
+
 HINT = "Lower model.optim.lr, enable trainer.gradient_clip_val, or check the inputs/labels."
-
-
-class NonFiniteError(FloatingPointError):
-    """A loss, metric or weight became NaN/inf; the message says where and what to try."""
 
 
 def _where(trainer: pl.Trainer) -> str:

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from src.errors import ConfigError
 from src.runtime.checkpoints.checkpoint_facts import facts_of, model_choice
+
+if TYPE_CHECKING:
+    import torch
 
 MAX_KEYS = 6  # differing keys named in one line
 STARTING_WEIGHTS = ("weights", "encoder_weights")  # files a training started from: replaced by the checkpoint
@@ -26,6 +29,8 @@ STARTING_WEIGHTS = ("weights", "encoder_weights")  # files a training started fr
 
 def load_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict:
     """The checkpoint dict (weights_only, on the CPU); ConfigError naming the file if it is not complete."""
+    import torch  # here, not at the top: `eval.py --help` needs no torch
+
     path = Path(path)
     size = path.stat().st_size
     if size == 0:

@@ -1,7 +1,7 @@
 """What a checkpoint says about itself: the composed model config and the data facts to rebuild it.
 
-`CheckpointFacts` (added to every training run's callbacks by the pipeline) stores, under
-`checkpoint["imagelab"]`:
+The callback `CheckpointFacts` (src/runtime/callbacks/checkpoint_facts.py, added to every training run's
+callbacks by the pipeline) stores, under `checkpoint["imagelab"]`:
 - `model_name`: the `model=` option the run was composed with (`unet`, `yolo`, ...);
 - `model`: the resolved model config (`_target_` and every key), so `eval.py` / `predict.py` rebuild
   the same network from `ckpt_path` alone;
@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
 
 KEY = "imagelab"
@@ -56,26 +55,6 @@ def data_facts(datamodule, model_cfg: dict | None = None) -> dict:
     channels = model_cfg.get("in_channels") or 3  # the detectors take RGB
     facts["in_channels"] = int(channels)
     return facts
-
-
-class CheckpointFacts(Callback):
-    """Writes `checkpoint["imagelab"]` (see the module docstring) into every checkpoint saved."""
-
-    def __init__(self, model_name: str | None, model_cfg: dict, image_size=None):
-        self.model_name, self.model_cfg, self.image_size = model_name, model_cfg, image_size
-
-    @classmethod
-    def from_config(cls, cfg: DictConfig) -> CheckpointFacts:
-        size = OmegaConf.select(cfg, "data.image_size", default=None)  # as written (the config's form)
-        size = OmegaConf.to_container(size) if OmegaConf.is_config(size) else size
-        return cls(model_choice(cfg), OmegaConf.to_container(cfg.model, resolve=True), size)
-
-    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
-        datamodule = getattr(trainer, "datamodule", None)
-        data = data_facts(datamodule, self.model_cfg) if datamodule is not None else {}
-        if self.image_size is not None:
-            data["image_size"] = self.image_size
-        checkpoint[KEY] = {"model_name": self.model_name, "model": self.model_cfg, "data": data}
 
 
 def facts_of(checkpoint: dict) -> dict:

@@ -4,7 +4,8 @@ Hydra reports an unknown group option (`model=unett`) or an override of a key th
 (`model.dpeth=3`) with a multi-line message and exit 1, before our task function runs. This check
 runs first (from the entry points) and says the same in one line with the valid options or the
 closest key names. Sweeps (`-m model=unet,yolo`) are checked for every group option and composed with
-the first value of each swept key.
+the first value of each swept key; an `interval(a, b)` (Optuna draws from it, it cannot be listed) is
+composed with its lower bound, so its key is checked, and its bounds are numbers by Hydra's grammar.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.errors import ConfigError
 from src.runtime.config.conf_dir import conf_dir
+from src.runtime.config.source_signature import source_arguments
 
 
 def first_line(err: BaseException) -> str:
@@ -36,7 +38,10 @@ def group_options(group: str) -> list[str] | None:
 
 
 def values_of(override: Override) -> list:
-    """The values an override gives: every value of a sweep, every item of a list."""
+    """The values an override gives: every value of a sweep, every item of a list; an interval's bounds
+    (an interval cannot be listed: Optuna draws from it)."""
+    if override.is_interval_sweep():
+        return [override.value().start, override.value().end]
     if override.is_sweep_override():
         return list(override.sweep_string_iterator())
     value = override.value()
@@ -48,6 +53,8 @@ def check_group_options(override: Override) -> None:
     options = group_options(group)
     if options is None or override.is_delete() or group.startswith("hydra"):
         return
+    if override.is_interval_sweep():
+        raise ConfigError(group, f"a config group takes options, not an interval; choose among {options}")
     for value in values_of(override):
         if value is not None and str(value) != "null" and str(value) not in options:
             near = difflib.get_close_matches(str(value), options, n=1)
@@ -61,6 +68,8 @@ def representative(override: Override) -> str | None:
         return None
     if not override.is_sweep_override():
         return override.input_line
+    if override.is_interval_sweep():  # its lower bound: the key must exist and take a number
+        return f"{override.get_key_element()}={override.value().start}"
     first = next(iter(override.sweep_string_iterator()), None)
     return None if first is None else f"{override.get_key_element()}={first}"
 
@@ -71,6 +80,11 @@ def compose_quietly(config_name: str, overrides: list[str]) -> DictConfig:
 
 
 def target_arguments(target: str) -> list[str]:
+    """The argument names of `target`: read from its source where it says (no import of torch for a typo),
+    else from the imported object."""
+    from_source = source_arguments(target)
+    if from_source is not None:
+        return from_source
     try:
         return list(inspect.signature(get_method(target)).parameters)
     except Exception:  # not importable here: no hint rather than a crash

@@ -19,7 +19,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
-from src.runtime.callbacks.finite_guard import NonFiniteError
+from src.errors import NonFiniteError
 from src.runtime.config.instantiate import user_error_in
 from src.runtime.runs import sweep_resume
 from src.runtime.runs.ddp import job_scope
@@ -31,10 +31,14 @@ log = logging.getLogger("imagelab")
 def preflight(config_name: str, argv: list[str] | None = None) -> None:
     """Check the command line's overrides before Hydra composes them; one line and exit 2 if bad."""
     from src.errors import ConfigError
+    from src.runtime.config.help_listing import HELP_FLAGS, one_repository_for_help
     from src.runtime.config.overrides_check import check_overrides
 
+    argv = sys.argv[1:] if argv is None else argv
+    if any(flag in argv for flag in HELP_FLAGS):
+        one_repository_for_help()  # Hydra's help would copy its config repository once per group
     try:
-        check_overrides(config_name, sys.argv[1:] if argv is None else argv)
+        check_overrides(config_name, argv)
     except ConfigError as err:
         print(f"Config error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -1,8 +1,8 @@
 """Hydra sweep overrides → Optuna distributions, as hydra-optuna-sweeper maps them (plus `tag(int, ...)`).
 
 - `choice(a, b)`, `a,b`, `shuffle(...)` → categorical
-- `range(a, b[, step=s])` → integers (floats if a bound or the step is a float) from a to b **inclusive**:
-  the official plugin's meaning, not Hydra's (whose `range` stops before b)
+- `range(a, b[, step=s])` → integers (floats if a bound or the step is a float) a, a+s, ... **before b**:
+  Hydra's meaning (and the official plugin's grid), in a grid and in every other search space alike
 - `interval(a, b)` → floats; `int(interval(a, b))` → integers; `tag(log, ...)` → log scale;
   `tag(int, interval(a, b))` → the integers inside [a, b] (ceil(a)..floor(b))
 - `key=value` → a fixed override; `~key` → a deletion
@@ -45,12 +45,14 @@ def distribution_of(override: Override) -> BaseDistribution | None:
         start, stop, step = value.start, value.stop, value.step
         if value.shuffle:
             return CategoricalDistribution(list(override.sweep_iterator()))
-        if step is None or step <= 0 or stop < start:
+        # Hydra's range stops before `stop`: the values are start + i*step for i < ceil((stop - start) / step)
+        count = math.ceil((stop - start) / step - 1e-9) if step is not None and step > 0 else 0
+        if count < 1:
             raise SearchSpaceError(f"{key}: range({start}, {stop}, step={step}) is empty")
         if _is_int(start, stop, step):
-            return IntDistribution(int(start), int(start + (stop - start) // step * step), step=int(step))
-        n_steps = math.floor((stop - start) / step + 1e-9)
-        return FloatDistribution(float(start), float(start + n_steps * step), step=float(step))
+            return IntDistribution(int(start), int(start + (count - 1) * step), step=int(step))
+        last = round(start + (count - 1) * step, 12)
+        return FloatDistribution(float(start), float(last), step=float(step))
     if isinstance(value, IntervalSweep):
         log_scale = "log" in value.tags
         low, high = value.start, value.end
@@ -85,8 +87,12 @@ def param_lines(params: dict | None, arguments: list[str], parser: OverridesPars
 
 
 def parse(lines: list[str], parser: OverridesParser) -> tuple[dict[str, BaseDistribution], list[str]]:
-    """(key → distribution of the searched keys, the fixed override lines), later lines winning."""
-    space: dict[str, BaseDistribution] = {}
+    """(name → distribution of the searched keys, the fixed override lines), later lines winning.
+
+    A searched key's name keeps its prefix (`+w` for an appended key, as the official plugin names it),
+    so that the trial's override `+w=0.5` adds the key as the sweep did.
+    """
+    space: dict[str, tuple[str, BaseDistribution]] = {}  # key → (name with its prefix, distribution)
     fixed: dict[str, str] = {}
     for override in parser.parse_overrides(lines):
         key = override.key_or_group
@@ -95,9 +101,9 @@ def parse(lines: list[str], parser: OverridesParser) -> tuple[dict[str, BaseDist
             fixed[key] = override.input_line
             space.pop(key, None)
         else:
-            space[key] = dist
+            space[key] = (override.get_key_element(), dist)
             fixed.pop(key, None)
-    return space, list(fixed.values())
+    return dict(space.values()), list(fixed.values())
 
 
 def grid_of(space: dict[str, BaseDistribution]) -> dict[str, list]:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,14 @@ def _write(path: Path, record: dict) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(yaml.safe_dump(record, sort_keys=False))
     tmp.replace(path)
+
+
+def job_error(run_dir: Path) -> str | None:
+    """The error a failed job wrote to its status.json (None: no such file, or no error)."""
+    try:
+        return json.loads((run_dir / "status.json").read_text()).get("error")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def write_results(study: optuna.Study, sweep_dir: Path, directions: list[str], metric: Any) -> None:
