@@ -39,11 +39,17 @@ class Probe(pl.LightningModule):
 
 
 def scorer_for(model, names: list[str], datamodule):
-    if model.task == "detection":
-        return DetectionScorer(model, datamodule)
-    if model.task == "segmentation":
-        return SegmentationScorer(model, names)
-    return VerificationScorer(model)
+    scorers = {
+        "detection": lambda: DetectionScorer(model, datamodule),
+        "segmentation": lambda: SegmentationScorer(model, names),
+        "verification": lambda: VerificationScorer(model),
+    }
+    if model.task not in scorers:
+        raise ConfigError(
+            "ckpt_path",
+            f"a {model.task} model has no per-image results; mistakes takes {sorted(scorers)} models",
+        )
+    return scorers[model.task]()
 
 
 def loader_of(datamodule, split: str):
