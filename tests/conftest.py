@@ -61,6 +61,14 @@ def run_train(cfg: DictConfig):
     return train(cfg)
 
 
+@pytest.fixture(scope="session")
+def trained_runs(tmp_path_factory) -> dict:
+    """model name -> a tiny run folder trained once per session, shared by the tools' tests."""
+    from tests.tool_runs import train_tool_runs
+
+    return train_tool_runs(tmp_path_factory.mktemp("tool_runs"))
+
+
 @pytest.fixture
 def cfg_factory(tmp_path):
     return lambda overrides=None, name="train": make_cfg(tmp_path, overrides, name)

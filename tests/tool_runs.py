@@ -1,11 +1,10 @@
-"""One trained tiny run per model, shared by the tools' tests (session-scoped: trained once), and the
-composition of a tool's config (conf/<tool>.yaml) writing into a test folder."""
+"""One trained tiny run per model, shared by the tools' tests (the session fixture `trained_runs` of
+tests/conftest.py: trained once), and the composition of a tool's config (conf/<tool>.yaml) writing into a test folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -49,10 +48,9 @@ def write_hydra_files(run_dir: Path, cfg: DictConfig, overrides: list[str]) -> N
     OmegaConf.save(OmegaConf.create(list(overrides)), folder / "overrides.yaml")
 
 
-@pytest.fixture(scope="session")
-def trained_runs(tmp_path_factory) -> dict[str, Path]:
-    """model name -> a run folder trained on its tiny synthetic data (checkpoints, metrics.json, csv/)."""
-    root = tmp_path_factory.mktemp("tool_runs")
+def train_tool_runs(root: Path) -> dict[str, Path]:
+    """model name -> a run folder under `root` trained on its tiny synthetic data (checkpoints,
+    metrics.json, csv/, .hydra/); the session fixture `trained_runs` (tests/conftest.py) calls it once."""
     runs = {}
     for model in TOOL_MODELS:
         run_dir = root / model

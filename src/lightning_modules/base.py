@@ -166,12 +166,13 @@ class TaskModule(pl.LightningModule):
         )
 
     def record_confusion(self, stage: str, matrix: torch.Tensor, labels: list[str], unit: str) -> None:
-        """Keep this evaluation's confusion matrix for metrics.json and draw it into plots/ (rows = true)."""
+        """Keep this evaluation's confusion matrix for metrics.json and draw it into plots/ (rows = true;
+        `unit`: what is counted, "pixels" or "boxes")."""
         from src.outputs.confusion import confusion_entry, confusion_figure
 
         self.confusion[f"{stage}/confusion_matrix"] = confusion_entry(matrix.cpu(), labels)
         if self.should_plot() and self.trainer.is_global_zero:
-            title = f"{stage} confusion ({unit}s; rows: true, columns: predicted)"
+            title = f"{stage} confusion ({unit}; rows: true, columns: predicted)"
             self.save_figure(confusion_figure(matrix.cpu(), labels, title, unit), f"{stage}_confusion")
 
     @rank_zero_only

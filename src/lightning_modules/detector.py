@@ -175,7 +175,7 @@ class Detector(TaskModule):
         pr.reset()
         names = self.class_names()
         confusion = self.val_confusion if stage == "val" else self.test_confusion
-        self.record_confusion(stage, confusion.compute(), [*names, "background"], "box")
+        self.record_confusion(stage, confusion.compute(), [*names, "background"], "boxes")
         confusion.reset()
         self.log(f"{stage}/map", res["map"], prog_bar=True, sync_dist=True)
         t50 = self.iou_thresholds.index(0.5) if 0.5 in self.iou_thresholds else None

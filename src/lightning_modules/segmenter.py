@@ -126,7 +126,7 @@ class Segmenter(TaskModule):
         for name, value in zip(names, iou):
             if not torch.isnan(value):
                 self.log(f"{stage}/iou_{name}", value, sync_dist=True)
-        self.record_confusion(stage, values[f"{stage}/confusion"], names, "pixel")
+        self.record_confusion(stage, values[f"{stage}/confusion"], names, "pixels")
         if self._plot_batch is not None and self.should_plot():
             from src.outputs.plots import segmentation_grid
 

@@ -16,9 +16,9 @@ def confusion_entry(matrix, labels: list[str]) -> dict:
     return {"labels": list(labels), "matrix": np.asarray(matrix).astype(int).tolist()}
 
 
-def confusion_figure(matrix, labels: list[str], title: str, unit: str = "count"):
+def confusion_figure(matrix, labels: list[str], title: str, unit: str = "counts"):
     """Rows = true class, columns = predicted; colour = the share of each true class (row-normalised),
-    the text = the counts (`unit`)."""
+    the text = the counts (of `unit`: pixels, boxes)."""
     counts = np.asarray(matrix, dtype=float)
     totals = counts.sum(1, keepdims=True)
     shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
@@ -38,6 +38,6 @@ def confusion_figure(matrix, labels: list[str], title: str, unit: str = "count")
                     text = f"{counts[i, j]:.3g}" if counts[i, j] < 1e4 else f"{counts[i, j]:.1e}"
                     colour = "white" if shares[i, j] > 0.5 else "black"
                     ax.text(j, i, text, ha="center", va="center", fontsize=6, color=colour)
-    fig.colorbar(im, ax=ax, fraction=0.046, label=f"share of the true class ({unit}s)")
+    fig.colorbar(im, ax=ax, fraction=0.046, label=f"share of the true class ({unit})")
     fig.tight_layout()
     return fig

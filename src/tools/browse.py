@@ -4,7 +4,7 @@ The batches come from the configured DataModule's own loaders (`train`: augmenta
 mix-up in the workers, then colour jitter and normalisation on the batch as the Trainer applies them;
 `val` / `test`: the evaluation transform), so what is drawn is what the network sees, de-normalised
 for display: boxes with class names, masks in class colours, a P×K verification batch one identity a
-row, verification pairs side by side.
+row, verification pairs (and pretraining's two views of an image) side by side.
 """
 
 from __future__ import annotations
@@ -118,16 +118,18 @@ def draw_identities(samples, datamodule, title: str):
 
 
 def draw_pairs(samples, datamodule, title: str):
-    """Evaluation pairs: the two images side by side, `same` or `different` above them."""
+    """Pairs side by side: verification pairs (`same` or `different` above them) or the two views of
+    an image that self-supervised pretraining compares."""
     from src.outputs.plots import to_display
 
     fig, axes = grid(2 * len(samples), 4, 1.6)
-    for i, (a, b, same, _fold) in enumerate(samples):
-        for j, image in enumerate((a, b)):
+    for i, sample in enumerate(samples):
+        for j, image in enumerate(sample[:2]):
             ax = axes[2 * i + j]
             ax.imshow(to_display(image, datamodule.mean, datamodule.std))
-            if j == 0:
-                ax.set_title("same" if bool(same) else "different", fontsize=7, loc="left")
+            if j == 0:  # (a, b, same, fold) pairs; pretraining gives (view a, view b) of one image
+                label = ("same" if bool(sample[2]) else "different") if len(sample) > 2 else "two views"
+                ax.set_title(label, fontsize=7, loc="left")
     fig.suptitle(title, fontsize=9)
     return fig
 
@@ -147,8 +149,8 @@ def browse(cfg: DictConfig) -> dict:
     what = "as the model receives them (augmented)" if split == "train" else "without augmentation"
     title = f"{type(datamodule).__name__}: {split}, {len(samples)} {what}"
     draw = {"detection": draw_detection, "segmentation": draw_segmentation}.get(datamodule.task)
-    if draw is None:
-        draw = draw_identities if split == "train" else draw_pairs
+    if draw is None:  # verification training: P×K identities; its pairs and pretraining's two views
+        draw = draw_identities if split == "train" and datamodule.task == "verification" else draw_pairs
     fig = draw(samples, datamodule, title)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ import yaml
 from omegaconf import DictConfig, ListConfig
 
 from src.errors import ConfigError
-from src.outputs.sweep_report import find_jobs, read_job, to_markdown, varied_keys
+from src.outputs.sweep_report import find_jobs, read_job, varied_keys
 
 HISTORY = Path("csv") / "metrics.csv"
 AXES = {"epoch": "epoch", "step": "step", "time": "time/elapsed_s"}
@@ -27,7 +27,8 @@ LOWER_IS_BETTER = ("loss", "eer", "time")  # names of metrics whose best value i
 
 @dataclass
 class RunHistory:
-    """One run's CSV history: metric -> [(epoch, step, seconds, value)] in the order logged."""
+    """One run's CSV history: metric -> [(epoch, step, seconds, value)] in the order logged (epochs from 0,
+    as in metrics.csv and the checkpoints' names)."""
 
     name: str
     path: Path
@@ -165,7 +166,9 @@ def plot(runs: list[RunHistory], metrics: list[str], axis: str, path: Path) -> P
         for run in runs:
             points = [p for p in run.rows.get(metric, []) if p[column] is not None]
             if points:
-                xs = [p[column] + (1 if axis == "epoch" else 0) for p in points]  # epoch 1 = the first
+                xs = [
+                    p[column] for p in points
+                ]  # epochs count from 0, as in metrics.csv and checkpoint names
                 ax.plot(xs, [p[3] for p in points], marker="o", ms=3, label=run.name)
         ax.set_title(metric, fontsize=9)
         ax.set_xlabel({"epoch": "epoch", "step": "step", "time": "seconds of training"}[axis])
@@ -175,6 +178,22 @@ def plot(runs: list[RunHistory], metrics: list[str], axis: str, path: Path) -> P
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def cell(value) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+
+
+def markdown(table: list[dict], metric: str) -> str:
+    """One table per metric: text columns left-aligned, numbers right-aligned."""
+    cols = list(table[0])
+    numeric = {c: all(isinstance(r[c], int | float) or r[c] is None for r in table) for c in cols}
+    lines = [f"## {metric}", "", "| " + " | ".join(cols) + " |"]
+    lines.append("|" + "|".join("---:" if numeric[c] else "---" for c in cols) + "|")
+    lines += ["| " + " | ".join(cell(r[c]) for c in cols) + " |" for r in table]
+    return "\n".join(lines) + "\n"
 
 
 def compare(cfg: DictConfig) -> dict:
@@ -191,7 +210,7 @@ def compare(cfg: DictConfig) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     keys = varied_keys([read_job(r.path) for r in runs])
     tables = {metric: [summary_row(r, metric, keys) for r in runs] for metric in metrics}
-    text = "\n".join(to_markdown(table, f"Runs compared: {metric}") for metric, table in tables.items())
+    text = "\n".join(markdown(table, metric) for metric, table in tables.items())
     (out_dir / "compare.md").write_text(text)
     picture = plot(runs, metrics, axis, out_dir / "compare.png")
     print(text)

@@ -21,8 +21,9 @@ class DetectionScorer:
     """TP / FP / FN at `score_threshold` (the run's precision/recall matching) and AP over the model's
     IoU thresholds (torchmetrics' mAP, on the image alone; −1 when it has neither boxes nor detections)."""
 
-    def __init__(self, model):
+    def __init__(self, model, datamodule):
         self.model = model
+        model.head.prepare(datamodule, "validate")  # what the head reads from the data (normalisation)
 
     def rows(self, batch) -> list[dict]:
         from src.data.detection.datasets import to_original
@@ -121,7 +122,7 @@ class SegmentationScorer:
         preds = self.model.predict_step(images, 0).cpu()
         fig = segmentation_grid(images.cpu(), masks.cpu(), preds, names, self.model.ignore_index)
         for i, row in enumerate(rows):
-            fig.axes[3 * i].set_title(f"#{row['index']}: mIoU {row['miou']:.2f}", fontsize=7)
+            fig.axes[3 * i].set_title(f"image #{row['index']}: mIoU {row['miou']:.2f}", fontsize=8)
         return fig
 
     def totals(self, rows: list[dict]) -> dict:

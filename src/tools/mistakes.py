@@ -38,12 +38,18 @@ class Probe(pl.LightningModule):
         return self.scorer.rows(batch)
 
 
-def scorer_for(model, names: list[str]):
-    if model.task == "detection":
-        return DetectionScorer(model)
-    if model.task == "segmentation":
-        return SegmentationScorer(model, names)
-    return VerificationScorer(model)
+def scorer_for(model, names: list[str], datamodule):
+    scorers = {
+        "detection": lambda: DetectionScorer(model, datamodule),
+        "segmentation": lambda: SegmentationScorer(model, names),
+        "verification": lambda: VerificationScorer(model),
+    }
+    if model.task not in scorers:
+        raise ConfigError(
+            "ckpt_path",
+            f"a {model.task} model has no per-image results; mistakes takes {sorted(scorers)} models",
+        )
+    return scorers[model.task]()
 
 
 def loader_of(datamodule, split: str):
@@ -79,8 +85,12 @@ def mistakes(cfg: DictConfig) -> dict:
     del checkpoint
     model.eval()
     names = model.class_names(datamodule) if hasattr(model, "num_classes") else []
-    scorer = scorer_for(model, names)
+    scorer = scorer_for(model, names, datamodule)
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[])
+    if trainer.world_size > 1:  # the rows are gathered from one process
+        raise ConfigError(
+            "trainer.devices", f"mistakes runs on one device (got {trainer.world_size}): trainer.devices=1"
+        )
     apply_cpu_threads(cfg.get("cpu_threads"), trainer)
     loader = loader_of(datamodule, split)
     batches = trainer.predict(Probe(model, scorer), dataloaders=loader)
@@ -101,7 +111,8 @@ def mistakes(cfg: DictConfig) -> dict:
         fig = scorer.draw(
             batch, chosen, names, getattr(datamodule, "mean", None), getattr(datamodule, "std", None)
         )
-    fig.suptitle(f"the {len(chosen)} worst of {split} ({Path(str(ckpt)).name})", fontsize=8)
+    legend = f"; {fig.get_suptitle()}" if fig.get_suptitle() else ""  # the detection grid's key to the boxes
+    fig.suptitle(f"the {len(chosen)} worst of {split} ({Path(str(ckpt)).name}){legend}", fontsize=8, y=1.02)
     fig.savefig(out_dir / "mistakes.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
     totals = scorer.totals(rows)

@@ -34,3 +34,12 @@ def test_browse_shows_what_the_training_step_gets(tmp_path):
 def test_browse_refuses_an_unknown_split(tmp_path):
     with pytest.raises(ConfigError, match="split"):
         browse(tool_cfg(tmp_path, "browse", tiny_overrides("unet", "split=trian")))
+
+
+def test_browse_shows_the_two_views_pretraining_compares(tmp_path):
+    from tests.integration.test_pretrain import image_folder
+
+    images = image_folder(tmp_path / "images")
+    overrides = ["model=pretrain", "data=image_folder", f"data.root={images}", "data.image_size=32"]
+    cfg = tool_cfg(tmp_path / "out", "browse", [*overrides, "data.batch_size=4", "data.num_workers=0", "n=4"])
+    assert browse(cfg)["samples"] == 4 and (tmp_path / "out" / "browse_train.png").is_file()

@@ -9,11 +9,11 @@ import pytest
 
 from src.errors import ConfigError
 from src.tools.compare import compare
-from tests.tool_runs import tool_cfg, trained_runs  # noqa: F401 (session fixture)
+from tests.tool_runs import tool_cfg
 
 
 @pytest.mark.slow
-def test_compare_draws_and_tabulates_the_three_runs(trained_runs, tmp_path):  # noqa: F811
+def test_compare_draws_and_tabulates_the_three_runs(trained_runs, tmp_path):
     runs = [str(trained_runs[m]) for m in ("unet", "yolo", "siamese")]
     out = compare(tool_cfg(tmp_path, "compare", [f"runs=[{','.join(runs)}]", "x=time"]))
     assert (tmp_path / "compare.png").stat().st_size > 1000

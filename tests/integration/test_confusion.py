@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from src.metrics.detection import DetectionConfusionMatrix
-from tests.tool_runs import trained_runs  # noqa: F401 (session fixture)
 
 
 def test_detection_confusion_pairs_boxes_once_and_counts_background():
@@ -37,7 +36,7 @@ def test_detection_confusion_pairs_boxes_once_and_counts_background():
 
 
 @pytest.mark.slow
-def test_segmentation_matrix_gives_the_runs_per_class_iou(trained_runs):  # noqa: F811
+def test_segmentation_matrix_gives_the_runs_per_class_iou(trained_runs):
     run = trained_runs["unet"]
     metrics = json.loads((run / "metrics.json").read_text())
     for stage in ("val", "test"):
@@ -54,7 +53,7 @@ def test_segmentation_matrix_gives_the_runs_per_class_iou(trained_runs):  # noqa
 
 
 @pytest.mark.slow
-def test_detection_matrix_has_a_background_row_and_column(trained_runs):  # noqa: F811
+def test_detection_matrix_has_a_background_row_and_column(trained_runs):
     run = trained_runs["yolo"]
     metrics = json.loads((run / "metrics.json").read_text())
     entry = metrics["test/confusion_matrix"]

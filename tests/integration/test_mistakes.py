@@ -11,7 +11,7 @@ from src.errors import ConfigError
 from src.runtime.checkpoints.checkpoint_check import args_with_checkpoint_model
 from src.tools.mistakes import mistakes
 from tests.tiny_models import TINY
-from tests.tool_runs import tool_cfg, trained_runs  # noqa: F401 (session fixture)
+from tests.tool_runs import tool_cfg
 
 
 def data_overrides(model: str) -> list[str]:
@@ -33,7 +33,7 @@ def read_rows(folder) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_detection_rows_add_up_to_the_runs_precision_and_recall(trained_runs, tmp_path):  # noqa: F811
+def test_detection_rows_add_up_to_the_runs_precision_and_recall(trained_runs, tmp_path):
     run = trained_runs["yolo"]
     out = run_mistakes(run, "yolo", tmp_path)
     metrics = json.loads((run / "metrics.json").read_text())
@@ -49,7 +49,7 @@ def test_detection_rows_add_up_to_the_runs_precision_and_recall(trained_runs, tm
 
 
 @pytest.mark.slow
-def test_segmentation_rows_give_the_runs_per_class_iou(trained_runs, tmp_path):  # noqa: F811
+def test_segmentation_rows_give_the_runs_per_class_iou(trained_runs, tmp_path):
     run = trained_runs["unet"]
     out = run_mistakes(run, "unet", tmp_path)
     metrics = json.loads((run / "metrics.json").read_text())
@@ -62,7 +62,7 @@ def test_segmentation_rows_give_the_runs_per_class_iou(trained_runs, tmp_path): 
 
 
 @pytest.mark.slow
-def test_verification_rows_give_the_accuracy_at_the_calibrated_threshold(trained_runs, tmp_path):  # noqa: F811
+def test_verification_rows_give_the_accuracy_at_the_calibrated_threshold(trained_runs, tmp_path):
     run = trained_runs["siamese"]
     out = run_mistakes(run, "siamese", tmp_path)
     metrics = json.loads((run / "metrics.json").read_text())
@@ -73,7 +73,7 @@ def test_verification_rows_give_the_accuracy_at_the_calibrated_threshold(trained
 
 
 @pytest.mark.slow
-def test_a_checkpoint_with_data_of_another_task_is_one_line(trained_runs, tmp_path):  # noqa: F811
+def test_a_checkpoint_with_data_of_another_task_is_one_line(trained_runs, tmp_path):
     best = sorted((trained_runs["unet"] / "checkpoints").glob("epoch_*.ckpt"))[0]
     args = args_with_checkpoint_model([f"ckpt_path={best}", "data=shapes_det"])
     with pytest.raises(ConfigError, match="segmentation model but the data is detection data"):
