@@ -509,7 +509,9 @@ def test_command_line_answers_without_the_heavy_stack():
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "model.optim.lrr: no such key; did you mean lr?" in proc.stderr, proc.stderr[-3000:]
-    assert "model: pretrain, siamese, unet, yolo, yolo11, yolov1" in proc.stdout, proc.stdout[-3000:]  # --help's groups
+    assert "model: pretrain, siamese, unet, yolo, yolo11, yolov1" in proc.stdout, proc.stdout[
+        -3000:
+    ]  # --help's groups
     assert proc.stdout.strip().splitlines()[-1] == "imported: []", proc.stdout[-3000:]
 
 
