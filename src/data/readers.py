@@ -59,8 +59,18 @@ class VerificationReader(Protocol):
     def pairs(self, split: str) -> Dataset: ...
 
 
+@runtime_checkable
+class PretrainingReader(Protocol):
+    """`dataset(split)` yields unlabeled images (tv_tensors.Image uint8 C×H×W)."""
+
+    splits: Sequence[str]
+
+    def dataset(self, split: str) -> Dataset: ...
+
+
 READERS: dict[str, type] = {
     "segmentation": SegmentationReader,
     "detection": DetectionReader,
     "verification": VerificationReader,
+    "pretraining": PretrainingReader,
 }

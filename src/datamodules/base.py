@@ -125,7 +125,9 @@ class BaseDataModule(pl.LightningDataModule):
             if batch_sampler is None:
                 order = sampler or SeededPermutation(len(dataset), seed)
                 batch_sampler = BatchSampler(order, size, drop_last=len(dataset) > size)
-            batch_sampler = SeededBatches(batch_sampler, self.trainer_epoch, self.take_resume_point)
+            batch_sampler = SeededBatches(
+                batch_sampler, self.trainer_epoch, self.take_resume_point, self.train_batch_limit()
+            )
             dataset, loader_cls = SeededSamples(dataset, seed), ResumableLoader
             extra = {"position": self.state_dict}
         batching = (
@@ -154,6 +156,11 @@ class BaseDataModule(pl.LightningDataModule):
     def distributed(self) -> bool:
         trainer = self.trainer
         return trainer is not None and trainer.world_size > 1
+
+    def train_batch_limit(self) -> int | None:
+        """The Trainer's `limit_train_batches` when it is a count of batches (None: whole epochs)."""
+        limit = getattr(self.trainer, "limit_train_batches", None) if self.trainer is not None else None
+        return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1 else None
 
     def trainer_epoch(self) -> int | None:
         return self.trainer.current_epoch if self.trainer is not None else None

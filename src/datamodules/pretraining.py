@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import torch
 
-from src.data.common.image_folder import ImageFolderReader
 from src.data.common.transforms import IMAGENET_MEAN, IMAGENET_STD, augment_config, train_transform
 from src.datamodules.base import BaseDataModule
 
@@ -32,17 +31,16 @@ class TwoViews(torch.utils.data.Dataset):
 
 
 class ImageFolderDataModule(BaseDataModule):
-    """Batches `(views_a, views_b)`, each N×3×H×W float, of unlabeled images under `root`."""
+    """Batches `(views_a, views_b)`, each N×3×H×W float, of the reader's unlabeled images."""
 
     task = "pretraining"
 
     def __init__(
         self,
+        reader,
         *,
         root: str,
         image_size: int | list[int],
-        val_fraction: float,
-        seed: int,
         augment: dict | None,
         batch_size: int,
         num_workers: int | str,
@@ -51,7 +49,7 @@ class ImageFolderDataModule(BaseDataModule):
         pin_memory: bool | str = "auto",
     ):
         super().__init__(batch_size, num_workers, pin_memory)
-        self.reader = ImageFolderReader(root, val_fraction, seed)
+        self.reader = reader  # conf/data/image_folder.yaml: ImageFolderReader (src/data/readers.py)
         self.root, self.image_size = root, image_size
         self.augment = augment_config(augment)
         self.mean, self.std = mean, std

@@ -9,6 +9,7 @@ the Hugging Face hub cache (src/models/weights.py; docs/weights.md).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -22,6 +23,8 @@ from src.models.weights import (
     timm_pretrained,
     weights_source,
 )
+
+log = logging.getLogger("imagelab")
 
 
 class Backbone(nn.Module):
@@ -162,4 +165,13 @@ def load_local_weights(
     if not loaded:
         raise ConfigError(key, f"no tensor in {path} matches the model's parameters (wrong architecture?)")
     module.load_state_dict(loaded, strict=False)
+    fresh = [k for k in own if k not in loaded]
+    log.info(
+        "weights: %s: %d/%d tensors loaded from %s; re-initialised: %s",
+        type(module).__name__,
+        len(loaded),
+        len(own),
+        path,
+        ", ".join(fresh[:8]) + (f" ... (+{len(fresh) - 8})" if len(fresh) > 8 else "") if fresh else "none",
+    )
     return len(loaded)

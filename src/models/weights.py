@@ -204,7 +204,7 @@ def hub_file(key: str, what: str, repo_id: str, filenames: tuple[str, ...], revi
     found = cached_hub_file(repo_id, filenames, revision)
     if found:
         return found
-    hint = f"give a local file: {key}=/path/to/model.safetensors"
+    hint = "set this key to a local file instead (/path/to/model.safetensors)"
     if hub_offline():
         raise not_available(key, what, repo_id, "HF_HUB_OFFLINE is set", hint)
     unreachable = hub_unreachable()

@@ -67,12 +67,8 @@ CONFIG = [
     (["+model.optim.lrr=0.1"], ("unet",), "model.optim.lrr", "did you mean lr"),
     (["+foo=1"], ALL, "foo", "unknown top-level key"),
     (["+sed=3"], ALL, "sed", "did you mean seed"),
-    (
-        ["+batch_sizes=[1]"],
-        ("unet",),
-        "batch_sizes",
-        "unknown top-level key",
-    ),  # a tool's key (conf/profile.yaml)
+    # a tool's key (conf/profile.yaml) is not train.py's
+    (["+batch_sizes=[1]"], ("unet",), "batch_sizes", "unknown top-level key"),
     (["+model.net.dpeth=3"], ("unet",), "model.net.dpeth", "did you mean depth"),
     (
         ["+model.loss.margin=0.2"],
@@ -105,6 +101,7 @@ OVERRIDES = [
     (["model.net.depth=["], "", "cannot parse"),
     (["hparams_search=unet_optuna", "model.optim.lrr=tag(log, interval(1e-3, 1e-2))"], "model.optim.lrr", "did you mean lr?"),
     (["model=interval(1, 2)"], "model", "not an interval"),
+    (["hparams_search=unet_optuna", "model.net.norm=interval(0, 1)"], "model.net.norm", "holds 'batch', not a number"),
 ]  # fmt: skip
 
 
@@ -329,6 +326,28 @@ def coco_no_images(root: Path):
     return lambda: CocoDet(str(root)).records("val"), "instances_val2017.json", None
 
 
+def _coco_val_categories(root: Path, change) -> tuple:
+    from src.data.detection.coco import CocoDet
+
+    _det(root, "coco")
+    ann = root / "annotations/instances_val2017.json"
+    data = json.loads(ann.read_text())
+    change(data["categories"])
+    ann.write_text(json.dumps(data))
+    return lambda: CocoDet(str(root)).records("val"), "instances_val2017.json", None
+
+
+def coco_val_categories_named_the_other_way_round(root: Path):
+    def swap(cats):
+        cats[0]["name"], cats[1]["name"] = cats[1]["name"], cats[0]["name"]
+
+    return _coco_val_categories(root, swap)
+
+
+def coco_val_extra_category(root: Path):
+    return _coco_val_categories(root, lambda cats: cats.append({"id": 99, "name": "hexagon"}))
+
+
 def yolo_shared_label_stem(root: Path):
     from src.data.detection.yolo_format import YoloDet
 
@@ -392,6 +411,8 @@ DATA = [
     (voc_seg_repeated_id, "listed twice"),
     (coco_duplicate_image_id, "image id 1000 is used twice"),
     (coco_no_images, "`images` list is empty"),
+    (coco_val_categories_named_the_other_way_round, "instances_train2017.json; the splits must share one"),
+    (coco_val_extra_category, "category 'hexagon' (id 99) is not in"),
     (yolo_shared_label_stem, "share the label file"),
     (yolo_empty_folder, "no images"),
     (identity_two_spellings, "same identity as"),
@@ -436,11 +457,15 @@ CLI = [
                      "data.num_classes=3", "data.num_workers=0", f"hydra.run.dir={tmp}/run"],
         "instances_train2017.json: image id 1000 is used twice",
     ),
+    (
+        lambda tmp: ["-m", *tiny("unet"), "model.net.depth=3", f"hydra.sweep.dir={_finished_sweep(tmp)}"],
+        "Config error: hydra.sweep.dir: ",
+    ),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    "args, line", CLI, ids=["group option", "misspelled key", "top-level key", "coco ids"]
+    "args, line", CLI, ids=["group option", "misspelled key", "top-level key", "coco ids", "sweep folder"]
 )
 def test_cli_exit_2_and_one_line(tmp_path, args, line):
     proc = run_cli(args(tmp_path), timeout=300)
@@ -474,9 +499,92 @@ def lock_of_a_live_run(tmp: Path):
     return lambda: acquire(tmp)
 
 
+def _resume(saved: list[str], now: list[str]):
+    """A run folder trained with tiny unet + `saved`; the call: a resume of it with tiny unet + `now`."""
+    from omegaconf import OmegaConf
+
+    from src.runtime.checkpoints.saved_config import check_resume_config
+
+    def build(tmp: Path):
+        cfg = composed([*tiny("unet"), *saved])
+        (tmp / ".hydra").mkdir()
+        OmegaConf.save({k: cfg._get_node(k) for k in cfg if k != "hydra"}, tmp / ".hydra" / "config.yaml")
+        return lambda: check_resume_config(tmp, composed([*tiny("unet"), "ckpt_path=last", *now]))
+
+    build.__name__ = f"resume with {' '.join(now)}"
+    return build
+
+
+def _finished_sweep(tmp: Path, overrides=("model.net.depth=1,2",)) -> Path:
+    """A sweep folder as a finished sweep leaves it: multirun.yaml (its overrides) and job folders."""
+    from omegaconf import OmegaConf
+
+    sweep = tmp / "sweep"
+    for job in ("0", "1"):
+        (sweep / job).mkdir(parents=True)
+        (sweep / job / "status.json").write_text(json.dumps({"status": "ok"}))
+    OmegaConf.save({"hydra": {"overrides": {"task": list(overrides)}}}, sweep / "multirun.yaml")
+    return sweep
+
+
+def sweep_with_other_overrides(tmp: Path):
+    from src.runtime.runs.sweep_resume import check_sweep_folder
+
+    sweep = _finished_sweep(tmp)
+    return lambda: check_sweep_folder(sweep, ["model.net.depth=3,4"])
+
+
+def sweep_with_the_same_overrides(tmp: Path):
+    from src.runtime.runs.sweep_resume import check_sweep_folder
+
+    sweep = _finished_sweep(tmp)
+    return lambda: check_sweep_folder(sweep, ["model.net.depth=1,2"])
+
+
+def eval_of_a_run_given_only_its_checkpoint(tmp: Path):
+    """`eval.py ckpt_path=<run>/checkpoints/last.ckpt`: the data config is the run's (COCO, 3 classes)."""
+    from omegaconf import OmegaConf
+
+    from src.runtime.checkpoints.checkpoint_check import use_run_data
+
+    trained = composed(["model=yolo", "data=coco", "data.root=/data/coco", "data.num_classes=3"])
+    (tmp / ".hydra").mkdir()
+    OmegaConf.save({k: trained._get_node(k) for k in trained if k != "hydra"}, tmp / ".hydra" / "config.yaml")
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(
+            "eval", [f"ckpt_path={tmp}/checkpoints/last.ckpt", "model=yolo"], return_hydra_config=True
+        )
+
+    def call():
+        assert use_run_data(cfg, tmp / "checkpoints" / "last.ckpt") == tmp
+        assert cfg.data.root == "/data/coco" and cfg.data.num_classes == 3
+
+    return call
+
+
+def eval_of_a_checkpoint_without_its_run(tmp: Path):
+    from types import SimpleNamespace
+
+    from src.pipeline import check_classes
+
+    return lambda: check_classes("x.ckpt", SimpleNamespace(num_classes=3), SimpleNamespace(num_classes=5))
+
+
 RUNS = [
+    (eval_of_a_run_given_only_its_checkpoint, None),
+    (eval_of_a_checkpoint_without_its_run, "give data=<its format> data.root=<its folder>"),
+    (sweep_with_other_overrides, "was swept with model.net.depth=1,2; now model.net.depth=3,4"),
+    (sweep_with_the_same_overrides, None),  # the same command: resumes
     (lock_of_a_reused_pid, None),
     (lock_of_a_live_run, "if no run is writing there, delete"),
+    (_resume([], ["data.batch_size=4"]), "data.batch_size=8 (now 4)"),
+    (_resume([], ["seed=7"]), "seed=42 (now 7)"),
+    (_resume([], ["data.reader.seed=7"]), "data.reader.seed="),
+    (_resume([], ["callbacks=[default,ema]"]), "callbacks.ema._target_=<absent>"),
+    (_resume([], ["model.optim.lr=0.5"]), "model.optim.lr="),
+    (_resume([], ["trainer.max_epochs=9", "logger=tensorboard", "data.num_workers=1"]), None),
+    (_resume([], ["callbacks.early_stopping.patience=50", "trainer.log_every_n_steps=1"]), None),
 ]
 
 
@@ -515,9 +623,8 @@ def test_command_line_answers_without_the_heavy_stack():
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "model.optim.lrr: no such key; did you mean lr?" in proc.stderr, proc.stderr[-3000:]
-    assert "model: pretrain, siamese, unet, yolo, yolo11, yolov1" in proc.stdout, proc.stdout[
-        -3000:
-    ]  # --help's groups
+    # --help's config groups
+    assert "model: pretrain, siamese, unet, yolo, yolo11, yolov1" in proc.stdout, proc.stdout[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "imported: []", proc.stdout[-3000:]
 
 

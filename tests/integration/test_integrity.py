@@ -117,12 +117,19 @@ def test_resume_with_another_model_is_refused_before_writing(tmp_path, model):
     _save_run_config(run_dir, saved)
     (run_dir / "checkpoints").mkdir()
     (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"not read")
-    before = (run_dir / ".hydra" / "config.yaml").read_text()
+    (run_dir / ".hydra" / "overrides.yaml").write_text(OmegaConf.to_yaml(tiny(model)))
+    before = {p.name: p.read_text() for p in (run_dir / ".hydra").iterdir()}
     other = _other(model)
     proc = run_cli([*tiny(other), f"hydra.run.dir={run_dir}", "ckpt_path=last"])
     line = _one_error_line(proc)
     assert "model._target_" in line and str(run_dir) in line
-    assert (run_dir / ".hydra" / "config.yaml").read_text() == before
+    # the same model with another batch size and seed: refused too, naming both
+    proc = run_cli(
+        [*tiny(model), "data.batch_size=4", "seed=7", f"hydra.run.dir={run_dir}", "ckpt_path=last"]
+    )
+    line = _one_error_line(proc)
+    assert "data.batch_size=8 (now 4)" in line and "seed=42 (now 7)" in line
+    assert {p.name: p.read_text() for p in (run_dir / ".hydra").iterdir()} == before  # the record kept
     assert sorted(p.name for p in run_dir.iterdir()) == [".hydra", "checkpoints"]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -118,14 +119,38 @@ def test_predict_pair_decision_and_precision(trained, tmp_path):
 
 
 def test_eval_with_only_ckpt_path(trained, tmp_path):
+    """`eval.py ckpt_path=<run folder's checkpoint>`: the model from the checkpoint, the data from its run."""
+    from omegaconf import OmegaConf
+
     from src.pipeline import evaluate
 
     model, ckpt = trained
-    data = [a for a in tiny(model) if a.startswith("data.") and not a.startswith("data.image_size")]
-    args = args_with_checkpoint_model([f"ckpt_path={ckpt}", *data, "+trainer.limit_test_batches=1"])
-    metrics = evaluate(compose(tmp_path, args, "eval"))
+    run = tmp_path / "run"  # the run folder as Hydra leaves it: .hydra/config.yaml next to checkpoints/
+    (run / "checkpoints").mkdir(parents=True)
+    shutil.copy(ckpt, run / "checkpoints" / "last.ckpt")
+    distinct = {"siamese": "data.reader.num_test_pairs"}.get(
+        model, "data.reader.num_test"
+    )  # a run's own value
+    cfg = make_cfg(run, tiny(model, f"{distinct}=12"))
+    (run / ".hydra").mkdir()
+    OmegaConf.save({k: cfg._get_node(k) for k in cfg if k != "hydra"}, run / ".hydra" / "config.yaml")
+    args = args_with_checkpoint_model(
+        [f"ckpt_path={run}", "+trainer.limit_test_batches=1", "data.num_workers=0"]
+    )
+    evaluated = compose(tmp_path / "eval", args, "eval")
+    metrics = evaluate(evaluated)
     key = {"unet": "test/miou", "siamese": "test/auroc", "yolo": "test/map50"}[model]
     assert 0 <= metrics[key] <= 1
+    assert OmegaConf.select(evaluated, distinct) == 12 and evaluated.data.batch_size == cfg.data.batch_size
+
+
+def test_eval_of_a_checkpoint_without_its_run_names_the_data_keys():
+    from types import SimpleNamespace
+
+    from src.pipeline import check_classes
+
+    with pytest.raises(ConfigError, match="give data=<its format> data.root=<its folder>"):
+        check_classes("x.ckpt", SimpleNamespace(num_classes=3), SimpleNamespace(num_classes=5))
 
 
 @pytest.mark.parametrize("entry", ["predict", "eval", "train"])

@@ -129,13 +129,12 @@ def test_freeze_and_optimizer_groups():
 
 def test_clear_errors(tmp_path):
     cfg = make_cfg(tmp_path, [*TINY, f"model.head.weights={tmp_path / 'nope.pt'}"])
-    validate(cfg)
     with pytest.raises(ConfigError) as err:
-        build(cfg.model, "model")
+        validate(cfg)  # before any data is read
     assert (
         err.value.key == "model.head.weights"
         and "nope.pt" in str(err.value)
-        and "no file at" in str(err.value)
+        and "no file or run folder at" in str(err.value)
     )
     cfg = make_cfg(tmp_path, [*TINY, "data.image_size=72"])
     with pytest.raises(ConfigError, match="model.image_size"):

@@ -14,7 +14,7 @@ from tests.integration.test_class_names import write_dataset
 from tests.unit.test_verification_data import SMALL_FACES, write_identity_folder, write_lfw
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "data"
-MODEL_OF = {"segmentation": "unet", "detection": "yolo", "verification": "siamese"}
+MODEL_OF = {"segmentation": "unet", "detection": "yolo", "verification": "siamese", "pretraining": "pretrain"}
 
 
 def tiny_data(name: str, tmp_path: Path) -> list[str]:
@@ -28,6 +28,10 @@ def tiny_data(name: str, tmp_path: Path) -> list[str]:
         lines = ["1 1", "a 1 2", "a 1 b 1"]  # one fold: one matched and one mismatched pair
         root = write_lfw(tmp_path / "lfw", {"a": 2, "b": 2}, lines)
         return [f"data.root={root}", "data.reader.train_pairs_file=pairs.txt"]  # View 1 as train
+    if name == "image_folder":
+        from tests.integration.test_pretrain import image_folder
+
+        return [f"data.root={image_folder(tmp_path / 'images')}"]
     if name == "faces_synth":
         return [f"data.reader.{k}={v}" for k, v in SMALL_FACES.items() if k != "image_size"]
     return []

@@ -201,3 +201,31 @@ def test_ultralytics_asset_not_there_is_one_line(tmp_path, weights_dir):
     message = str(err.value)
     assert err.value.key == "model.head.weights" and "\n" not in message
     assert str(weights_dir) in message and "cannot be downloaded" in message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (
+            [
+                "model=siamese",
+                "model/encoder=timm",
+                "model.encoder.weights=pretrained",
+                "data=identity_folder",
+            ],
+            "model.encoder.weights",
+        ),
+        (
+            ["model=unet", "model/net=smp", "model.net.encoder_weights=imagenet", "data=mask_folder"],
+            "model.net.encoder_weights",
+        ),
+    ],
+)
+def test_the_config_check_finds_missing_weights_before_any_data(tmp_path, hub, overrides, key):
+    from src.runtime.config.config_check import validate
+
+    # data.root names no folder: the weights line comes from the config check, before any data is read
+    cfg = make_cfg(tmp_path, [*overrides, f"data.root={tmp_path / 'no_such_data'}"])
+    with pytest.raises(ConfigError, match="hf download") as err:
+        validate(cfg)
+    assert err.value.key == key

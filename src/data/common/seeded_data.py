@@ -81,7 +81,9 @@ class SeededBatches(Sampler[list]):
     batch sampler and its sampler (`set_epoch`). After a restored checkpoint `resume_source` gives
     (epoch, batches done) once: that pass is that epoch without its first batches (index lists only,
     nothing is loaded for them). Lightning may build the training iterator before it restores the
-    loops, hence the explicit epoch.
+    loops, hence the explicit epoch. `limit` (the Trainer's `limit_train_batches` as a count) ends each
+    pass there: Lightning, which fetches a batch ahead, would otherwise have the workers make one more
+    batch than it trains on, and wait for it.
     """
 
     def __init__(
@@ -89,18 +91,20 @@ class SeededBatches(Sampler[list]):
         batches: BatchSampler,
         epoch_source: Callable[[], int | None],
         resume_source: Callable[[], tuple[int, int] | None],
+        limit: int | None = None,
     ):
         self.batches, self.epoch_source, self.resume_source = batches, epoch_source, resume_source
+        self.limit = limit
         self.passes = 0
 
     def __len__(self) -> int:
-        return len(self.batches)
+        return len(self.batches) if self.limit is None else min(len(self.batches), self.limit)
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         resume = self.resume_source()
         if resume is not None:
             epoch, skip = resume
-            if skip >= len(self.batches):  # saved at the end of an epoch: the next one starts afresh
+            if skip >= len(self):  # saved at the end of an epoch: the next one starts afresh
                 epoch, skip = epoch + 1, 0
         else:
             epoch, skip = self.epoch_source(), 0
@@ -110,6 +114,8 @@ class SeededBatches(Sampler[list]):
             if callable(getattr(target, "set_epoch", None)):
                 target.set_epoch(epoch)
         for n, batch in enumerate(self.batches):
+            if n >= len(self):  # the epoch's limit: the loader ends there, no batch is made beyond it
+                return
             if n >= skip:
                 yield [(epoch, int(i)) for i in batch]
 

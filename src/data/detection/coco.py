@@ -1,7 +1,9 @@
 """`coco`: an images folder + an `instances_*.json` per split (COCO's own layout by default).
 
 Category ids need not be contiguous: they are sorted and mapped to 0..C−1 (`category_ids[k]` maps
-back, for predictions in COCO results format). `iscrowd` objects are left out of training and marked
+back, for predictions in COCO results format). The val/test files must hold the training file's
+categories (the same id → name; a subset is fine): another name for an id, or a category of their own,
+is refused naming both files. `iscrowd` objects are left out of training and marked
 ignored in evaluation (a detection on a crowd region is neither a true nor a false positive).
 """
 
@@ -89,6 +91,25 @@ class CocoDet:
             self._json[split] = data
         return self._json[split]
 
+    def check_categories(self, split: str) -> None:
+        """A split's categories must be the training file's (id → name): a renamed id would score boxes
+        against another class, a category of its own would silently leave the evaluation."""
+        train = {int(c["id"]): str(c["name"]) for c in self.load("train")["categories"]}
+        train_file, here = self.resolve(self.paths["train"][1]), self.resolve(self.paths[split][1])
+        for c in self.load(split)["categories"]:
+            cid, name = int(c["id"]), str(c["name"])
+            if cid not in train:
+                raise DataError(
+                    here,
+                    f"category {name!r} (id {cid}) is not in {train_file}; the splits must share its categories",
+                )
+            if train[cid] != name:
+                raise DataError(
+                    here,
+                    f"category id {cid} is {name!r} here but {train[cid]!r} in {train_file}; the splits must"
+                    " share one category list (id → name)",
+                )
+
     def records(self, split: str) -> list[dict]:
         if split not in self.paths:
             raise ConfigError("split", f"no {split!r} split configured (have {list(self.paths)})")
@@ -98,6 +119,8 @@ class CocoDet:
         if not images_dir.is_dir():
             raise DataError(images_dir, "images folder not found")
         data = self.load(split)
+        if split != "train":
+            self.check_categories(split)
         images = {int(im["id"]): im for im in data["images"]}
         files = [images_dir / im["file_name"] for im in images.values()]
 

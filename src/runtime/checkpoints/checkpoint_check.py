@@ -6,7 +6,8 @@
   config keys, never a state_dict listing;
 - `eval.py` / `predict.py`: the model config comes from the checkpoint, so `ckpt_path=` alone is enough;
   keys given on the command line (`model.score_threshold=0.1`) still apply, and one that changes the
-  network is refused by the width check.
+  network is refused by the width check. `eval.py` takes the data config from the checkpoint's run
+  folder too (its `.hydra/config.yaml`) unless `data=` is given.
 """
 
 from __future__ import annotations
@@ -119,6 +120,33 @@ def use_checkpoint_model(cfg: DictConfig, checkpoint: dict, path) -> None:
             and "data.image_size" not in given
         ):
             cfg.data.image_size = image_size
+
+
+def run_folder_of(ckpt: str | Path) -> Path | None:
+    """The run folder a checkpoint was saved in (`<run>/checkpoints/x.ckpt`), if it still holds its config."""
+    ckpt = Path(ckpt)
+    for folder in (ckpt.parent.parent, ckpt.parent):
+        if (folder / ".hydra" / "config.yaml").is_file():
+            return folder
+    return None
+
+
+def use_run_data(cfg: DictConfig, ckpt: str | Path) -> Path | None:
+    """eval: `cfg.data` ← the data config of the checkpoint's run (its `.hydra/config.yaml`), as the model
+    comes from the checkpoint, unless the command line picks `data=`; its `data.*` keys still apply.
+    Returns the run folder read (None: the command line chose the data, or no run folder is left)."""
+    given = [k.replace("/", ".") for k in given_keys(cfg)]
+    run = run_folder_of(ckpt)
+    if "data" in given or run is None:
+        return None
+    saved = OmegaConf.load(run / ".hydra" / "config.yaml").get("data")
+    if not isinstance(saved, DictConfig):
+        return None
+    for key in (k[len("data.") :] for k in given if k.startswith("data.")):
+        OmegaConf.update(saved, key, OmegaConf.select(cfg.data, key, default=None), force_add=True)
+    with open_dict(cfg):
+        cfg.data = saved
+    return run
 
 
 def check_fits(path, checkpoint: dict, model: torch.nn.Module, cfg: DictConfig) -> None:

@@ -22,6 +22,7 @@ from src.errors import ConfigError
 from src.runtime.config.conf_dir import conf_dir
 from src.runtime.config.trainer_check import check_trainer
 from src.runtime.config.value_types import check_value, hints_of
+from src.runtime.config.weights_check import check_starting_weights
 
 
 def target_of(node) -> object | None:
@@ -216,3 +217,4 @@ def validate(cfg: DictConfig) -> None:
             "data",
             f"the model is a {model_task} model but the data is {data_task} data; choose data from {choices}",
         )
+    check_starting_weights(cfg.model)  # a name is found in the library's cache (or fetched) before any data

@@ -3,6 +3,8 @@
 `on_run_start` runs before Hydra creates the folder, writes `.hydra/` and opens `train.log`: a second
 process into a held folder, or `ckpt_path=last` with another model than the folder's, stops there with
 one line and exit code 2, leaving the folder as it was. DDP's relaunched ranks skip it (rank 0 holds it).
+`on_multirun_start`: a sweep with other overrides into a folder holding another sweep's jobs is refused
+the same way (the same command resumes).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from src.errors import ConfigError
 from src.runtime.checkpoints.saved_config import check_resume_config
 from src.runtime.runs.job_status import is_global_zero
 from src.runtime.runs.run_lock import RunLocked, acquire
+from src.runtime.runs.sweep_resume import check_sweep_folder
 
 
 def _refuse(message: str) -> None:
@@ -25,6 +28,15 @@ def _refuse(message: str) -> None:
 
 
 class RunGuard(Callback):
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        if not config.get("sweep_resume", True):
+            return  # Hydra's plain behaviour: every job runs again
+        overrides = [str(o) for o in config.hydra.overrides.task]
+        try:
+            check_sweep_folder(Path(str(config.hydra.sweep.dir)), overrides)
+        except ConfigError as err:
+            _refuse(f"Config error: {err}")
+
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         if not is_global_zero():
             return

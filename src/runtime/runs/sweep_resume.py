@@ -9,6 +9,8 @@ Before a job runs, its run folder's `status.json` from the previous run of the s
   **rerun** from scratch, its old checkpoints removed first (no `epoch_001-v1.ckpt` duplicates).
 What happened is written to `status.json` (`resume`) and shown in the sweep's summary.md.
 `sweep_resume=false` gives Hydra's plain behaviour: every job runs again.
+A sweep with other overrides into a folder that holds a sweep's jobs is refused before any job runs
+(`check_sweep_folder`): its job folders would mix with the old ones.
 """
 
 from __future__ import annotations
@@ -104,6 +106,32 @@ def plan(cfg: DictConfig, run_dir: Path, overrides: list[str], multirun: bool) -
         (run_dir / name).unlink(missing_ok=True)
     log.info("sweep_resume: %s was %s: run again from scratch", run_dir.name, status or "unknown")
     return Decision("rerun")
+
+
+def check_sweep_folder(sweep_dir: Path, overrides: list[str], multirun_file: str = "multirun.yaml") -> None:
+    """Refuse (ConfigError, one line) a sweep into a folder whose jobs another sweep (other overrides)
+    left: its job folders would be mixed with this one's. The same command resumes (see `plan`)."""
+    from src.errors import ConfigError
+
+    record = sweep_dir / multirun_file
+    if not record.is_file() or not any(sweep_dir.glob("*/status.json")):
+        return
+    try:
+        from omegaconf import OmegaConf
+
+        before = [str(o) for o in OmegaConf.load(record).hydra.overrides.task]
+    except Exception:  # not a record we can read: let the jobs decide one by one
+        return
+    if before == list(overrides):
+        return
+    gone = [o for o in before if o not in overrides]
+    new = [o for o in overrides if o not in before]
+    shown = f"it was swept with {' '.join(gone) or '(nothing else)'}; now {' '.join(new) or '(nothing else)'}"
+    raise ConfigError(
+        "hydra.sweep.dir",
+        f"{sweep_dir} holds a sweep with other overrides ({shown}): rerun that sweep's command to resume"
+        " it, or give another hydra.sweep.dir",
+    )
 
 
 def mark_skipped(run_dir: Path) -> None:
