@@ -67,6 +67,8 @@ CONFIG = [
     (["+model.optim.lrr=0.1"], ("unet",), "model.optim.lrr", "did you mean lr"),
     (["+foo=1"], ALL, "foo", "unknown top-level key"),
     (["+sed=3"], ALL, "sed", "did you mean seed"),
+    # a tool's key (conf/profile.yaml) is not train.py's
+    (["+batch_sizes=[1]"], ("unet",), "batch_sizes", "unknown top-level key"),
     (["+model.net.dpeth=3"], ("unet",), "model.net.dpeth", "did you mean depth"),
     (
         ["+model.loss.margin=0.2"],
