@@ -99,6 +99,7 @@ OVERRIDES = [
     (["model.net.depth=["], "", "cannot parse"),
     (["hparams_search=unet_optuna", "model.optim.lrr=tag(log, interval(1e-3, 1e-2))"], "model.optim.lrr", "did you mean lr?"),
     (["model=interval(1, 2)"], "model", "not an interval"),
+    (["hparams_search=unet_optuna", "model.net.norm=interval(0, 1)"], "model.net.norm", "holds 'batch', not a number"),
 ]  # fmt: skip
 
 

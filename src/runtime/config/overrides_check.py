@@ -19,7 +19,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from hydra.utils import get_method
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from src.errors import ConfigError
 from src.runtime.config.conf_dir import conf_dir
@@ -137,3 +137,25 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
             key = message.split("'")[1]
             raise ConfigError(key, f"already exists; set it without `+` ({key}=...)") from None
         raise ConfigError("", message) from None
+    check_interval_keys(config_name, parsed, lines)
+
+
+def check_interval_keys(config_name: str, parsed: list[Override], lines: list[str]) -> None:
+    """An interval gives numbers: the key it sweeps must hold a number (or null) in the config."""
+    intervals = [o for o in parsed if o.is_interval_sweep() and not o.key_or_group.startswith("hydra")]
+    existing = [o for o in intervals if not (o.is_add() or o.is_force_add())]
+    if not existing:
+        return
+    keys = {o.key_or_group for o in existing}
+    try:  # the config without the intervals: the values they replace
+        cfg = compose_quietly(config_name, [line for line in lines if line.split("=", 1)[0] not in keys])
+    except HydraException:
+        return
+    for override in existing:
+        value = OmegaConf.select(cfg, override.key_or_group, default=None, throw_on_resolution_failure=False)
+        if isinstance(value, (bool, str, DictConfig, ListConfig)):
+            raise ConfigError(
+                override.key_or_group,
+                f"holds {OmegaConf.to_container(value) if OmegaConf.is_config(value) else value!r}, not a number:"
+                " an interval gives numbers; sweep it with choice(...)",
+            )
