@@ -19,11 +19,16 @@ $(VENV)/.installed: pyproject.toml Makefile  # re-run when either changes (e.g. 
 train: install  ## the main job: the default model (U-Net) on embedded synthetic data
 	$(PY) train.py $(ARGS)
 
-test: install  ## the whole test suite
-	$(PY) -m pytest -q --durations=25 $(PYTEST_ARGS)
+# Two xdist workers: the machine this is sized for has 2 cores and the slow tests start child processes
+# (DDP ranks, joblib, submitit) of their own, so more workers would only contend. `loadgroup` keeps the
+# tests that share a session-trained run (xdist_group) on one worker, so it is trained once.
+XDIST ?= -n 2 --dist loadgroup
 
-test-quick: install  ## the quick set
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+test: install  ## the whole test suite
+	$(PY) -m pytest -q $(XDIST) --durations=25 $(PYTEST_ARGS)
+
+test-quick: install  ## the quick set: unit, config, data, metric and loss tests (no training subprocess)
+	$(PY) -m pytest -q $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -63,10 +63,19 @@ def run_train(cfg: DictConfig):
 
 @pytest.fixture(scope="session")
 def trained_runs(tmp_path_factory) -> dict:
-    """model name -> a tiny run folder trained once per session, shared by the tools' tests."""
+    """model name -> a tiny run folder trained once per session, shared by the tests that need *a* trained
+    run (tools, checkpoint contents). Under xdist its tests form one group (below): trained on one worker."""
     from tests.tool_runs import train_tool_runs
 
     return train_tool_runs(tmp_path_factory.mktemp("tool_runs"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups (`--dist loadgroup`)
+def pytest_collection_modifyitems(items):
+    """The tests of the session-trained runs on one xdist worker, so that those runs are trained once."""
+    for item in items:
+        if "trained_runs" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("trained_runs"))
 
 
 @pytest.fixture

@@ -48,6 +48,7 @@ class ModelTester:
     def test_built_in_python_equals_the_yaml(self, tmp_path: Path):
         assert_python_equals_yaml(self.model, self.python_build(), tmp_path, self.options)
 
+    @pytest.mark.slow
     def test_train_then_eval_with_only_the_checkpoint(self, tmp_path: Path):
         from src.pipeline import evaluate
         from src.runtime.checkpoints.checkpoint_check import args_with_checkpoint_model

@@ -128,6 +128,7 @@ def test_saved_class_names_win_over_a_datamodule(tmp_path):
     assert model.class_names(Other()) == ["p", "q", "r"]
 
 
+@pytest.mark.slow
 def test_train_yolo_on_ultralytics_folder_without_num_classes(tmp_path):
     root = write_yolo(tmp_path / "ds", scenes(4))
     args = ["model=yolo", "data=yolo", f"data.root={root}", "data.image_size=64", "data.batch_size=2"]
@@ -147,6 +148,7 @@ def test_train_yolo_on_ultralytics_folder_without_num_classes(tmp_path):
     assert "data.num_classes: is 2 but the dataset has 3 classes" in out and "Traceback" not in out
 
 
+@pytest.mark.slow
 def test_train_unet_on_mask_folder_with_classes_txt(tmp_path):
     root = write_mask_folder(tmp_path / "ds", counts={"train": 4, "val": 2})
     args = ["model=unet", "data=mask_folder", f"data.root={root}", "data.image_size=32", "data.batch_size=2"]

@@ -333,6 +333,7 @@ def test_letterbox_maps_back_and_train_pipeline_keeps_boxes_valid():
         DetAugmentConfig(**augment_block("detection", mosaic=1.5))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["yolo", "coco", "voc_det"])
 def test_fast_dev_run_on_file_formats(tmp_path, fmt):
     from tests.conftest import make_cfg, run_train

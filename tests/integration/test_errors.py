@@ -464,6 +464,7 @@ CLI = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, line", CLI, ids=["group option", "misspelled key", "top-level key", "coco ids", "sweep folder"]
 )

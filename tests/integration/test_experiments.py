@@ -1,4 +1,5 @@
-"""The studies in experiments/ run (quick mode) and regenerate their outputs."""
+"""The studies in experiments/ run (quick mode) and regenerate their outputs (one test per study, so that
+xdist's workers share them out)."""
 
 from __future__ import annotations
 
@@ -14,25 +15,40 @@ def test_transposed_conv_study_regenerates_its_readme(tmp_path):
     assert "ConvTranspose2d: True" in (tmp_path / "README.md").read_text()
 
 
+def assert_regenerated(out, plot: str) -> None:
+    """The study's plot and the README's results block: a table, written by the quick mode."""
+    assert (out / f"{plot}.png").stat().st_size > 10_000
+    readme = (out / "README.md").read_text()
+    block = readme.split("<!-- results:begin -->")[1].split("<!-- results:end -->")[0]
+    assert "| ---" not in block and "|---|" in block and "--quick" in block, plot
+
+
 @pytest.mark.slow
-def test_quick_studies_regenerate_tables_plots_and_readmes(tmp_path):
-    """Quick mode of studies 1–3 (a few batches on tiny data): sweep → table, plot, README results block."""
-    from experiments.decoder_depth.run import run as run_decoder_depth
-    from experiments.iou_thresholds.run import run as run_iou_thresholds
+def test_margins_quick_study_regenerates_table_plot_and_readme(tmp_path):
+    """Quick mode (a few batches on tiny data): sweep → table, plot, README results block."""
     from experiments.margins.run import run as run_margins
 
     groups = run_margins(tmp_path / "margins", quick=True, sweep_dir=tmp_path / "sweeps" / "margins")
     assert [g["seeds"] for g in groups] == [["1", "2"]]
+    assert_regenerated(tmp_path / "margins", "margins")
+
+
+@pytest.mark.slow
+def test_decoder_depth_quick_study_regenerates_table_plot_and_readme(tmp_path):
+    from experiments.decoder_depth.run import run as run_decoder_depth
+
     rows = run_decoder_depth(tmp_path / "depth", quick=True, sweep_dir=tmp_path / "sweeps" / "depth")
     assert [(r["backend"], r["depth"]) for r in rows] == [("own", 2), ("smp", 2)]
     assert [(r["n"], r["seeds"]) for r in rows] == [(2, "1 2")] * 2  # mean ± std over the seeds
     assert all(0 <= r["miou"] <= 1 and r["step_ms"] > 0 and 0 < r["params_used"] <= r["params"] for r in rows)
+    assert_regenerated(tmp_path / "depth", "decoder_depth")
+
+
+@pytest.mark.slow
+def test_iou_thresholds_quick_study_regenerates_table_plot_and_readme(tmp_path):
+    from experiments.iou_thresholds.run import run as run_iou_thresholds
+
     iou = run_iou_thresholds(tmp_path / "iou", quick=True, sweep_dir=tmp_path / "sweeps" / "iou")
     assert [r["head"] for r in iou["training"]] == ["yolo", "yolov1"]
     assert sorted(r["nms"] for r in iou["nms"]["yolo"]) == [0.4, 0.6]
-    for study, plot in (("margins", "margins"), ("depth", "decoder_depth"), ("iou", "iou_thresholds")):
-        out = tmp_path / study
-        assert (out / f"{plot}.png").stat().st_size > 10_000
-        readme = (out / "README.md").read_text()
-        block = readme.split("<!-- results:begin -->")[1].split("<!-- results:end -->")[0]
-        assert "| ---" not in block and "|---|" in block and "--quick" in block, study
+    assert_regenerated(tmp_path / "iou", "iou_thresholds")

@@ -1,8 +1,7 @@
-"""The shared flow: composition, validation errors, run outputs, DDP on CPU (train → eval per model: tests/model_tester.py)."""
+"""The shared flow: composition, validation errors, run outputs (train → eval per model: tests/model_tester.py;
+DDP on CPU: test_ddp.py; EMA: test_ema.py)."""
 
 from __future__ import annotations
-
-import json
 
 import lightning.pytorch as pl
 import pytest
@@ -92,32 +91,6 @@ def test_resume_without_checkpoint_says_how(tmp_path):
 
 
 @pytest.mark.slow
-def test_ddp_cpu_two_processes(tmp_path):
-    cfg = make_cfg(tmp_path, [*TINY_UNET, "trainer=ddp_cpu", "trainer.max_epochs=1", "test=false"])
-    run_train(cfg)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert "val/miou" in metrics
-    assert len(list((tmp_path / "checkpoints").glob("*.ckpt"))) == 2  # best + last, written once
-
-
-def test_ema_callback_trains_and_checkpoints_load_weights_only(tmp_path):
-    cfg = make_cfg(
-        tmp_path,
-        [
-            *TINY_UNET,
-            "callbacks=[default,ema]",
-            "callbacks.ema.update_starting_at_step=0",
-            "trainer.max_epochs=1",
-        ],
-    )
-    run_train(cfg)
-    import torch
-
-    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-    assert any("EMAWeightAveraging" in key for key in ckpt["callbacks"])
-    assert "test/miou" in json.loads((tmp_path / "metrics.json").read_text())
-
-
 @pytest.mark.parametrize("model", MODELS)
 def test_training_loss_is_logged_per_logging_step_and_per_epoch(tmp_path, model):
     """train/loss_step on the loggers' steps, train/loss_epoch and every loss term once per epoch."""

@@ -97,6 +97,7 @@ def test_lock_of_a_reused_pid_is_stale(tmp_path, live_pid, caplog):
         sleeper.wait()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS[:1])  # model-independent: run once, on the cheapest model
 def test_second_run_into_a_held_folder_is_refused(tmp_path, model, live_pid):
     import socket
@@ -110,6 +111,7 @@ def test_second_run_into_a_held_folder_is_refused(tmp_path, model, live_pid):
     assert sorted(p.name for p in run_dir.iterdir()) == [LOCK_FILE]  # nothing written
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS[:1])  # model-independent: run once, on the cheapest model
 def test_resume_with_another_model_is_refused_before_writing(tmp_path, model):
     run_dir = tmp_path / "run"
@@ -193,6 +195,7 @@ def test_diverging_unet_stops_with_one_line_and_no_bad_checkpoint(tmp_path):
     assert not (run_dir / "metrics.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS[:1])  # model-independent: run once, on the cheapest model
 def test_unwritable_output_folder_is_one_line(model):
     folder = "/proc/imagelab-no-such-folder/run"  # not creatable, even by root
@@ -200,6 +203,7 @@ def test_unwritable_output_folder_is_one_line(model):
     assert folder in line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS[:1])  # model-independent: run once, on the cheapest model
 def test_full_disk_fails_the_run_and_leaves_no_partial_checkpoint(tmp_path, model, monkeypatch):
     from hydra.core.hydra_config import HydraConfig

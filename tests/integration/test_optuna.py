@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import time
 
 import optuna
 import pytest
@@ -17,7 +14,7 @@ from optuna.trial import TrialState
 
 from hydra_plugins.imagelab_optuna_sweeper._search_space import distribution_of
 from tests.conftest import make_cfg
-from tests.tiny_models import MODELS, SEARCH, SWEEP, run_cli, start_cli, tiny
+from tests.tiny_models import MODELS, SEARCH, SWEEP, run_cli, tiny
 
 
 def dist(line: str):
@@ -113,46 +110,6 @@ def _count(db, states):
         return sum(t.state in states for t in study.trials)
     except Exception:  # the database is not created yet
         return 0
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("model", MODELS[:1])  # model-independent: run once, on the cheapest model
-def test_killed_search_resumes(tmp_path, model):
-    sweep, n_trials = tmp_path / "search", 3
-    sampler = ["hydra.sweeper.sampler._target_=optuna.samplers.RandomSampler", "hydra.sweeper.sampler.seed=0"]
-    args = search_args(model, sweep, n_trials, sampler)
-    proc = start_cli(args, tmp_path / "first.log")
-    db = sweep / "optuna.db"
-    deadline = time.monotonic() + 300
-    while _count(db, (TrialState.COMPLETE,)) < 1 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-    os.killpg(proc.pid, signal.SIGKILL)  # the whole search dies, mid-trial or between trials
-    proc.wait()
-    first_complete = _count(db, (TrialState.COMPLETE,))
-    assert 1 <= first_complete < n_trials
-
-    resumed = run_cli(args)  # the same command, the same sweep folder: the study goes on
-    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    study = optuna.load_study(study_name=sweep.name, storage=f"sqlite:///{db}")
-    interrupted = [t for t in study.trials if t.user_attrs.get("interrupted")]
-    assert all(t.state == TrialState.FAIL for t in interrupted)
-    retried = [t for t in study.trials if "retry_of" in t.user_attrs]
-    assert len(retried) == len(interrupted)
-    for t in retried:  # an interrupted trial's parameters are run again
-        assert t.params == study.trials[t.user_attrs["retry_of"]].params and t.state == TrialState.COMPLETE
-    assert sum(t.state == TrialState.COMPLETE for t in study.trials) == n_trials
-    assert (
-        "Optuna study" in resumed.stdout + resumed.stderr
-        and f"{first_complete + len(interrupted)} trials so far" in (resumed.stdout + resumed.stderr)
-    )
-    best = yaml.safe_load((sweep / "best_params.yaml").read_text())
-    assert best["n_complete"] == n_trials and best["best_value"] == pytest.approx(study.best_value)
-    rows = (sweep / "summary.csv").read_text().strip().splitlines()[1:]
-    run_dirs = [
-        p for p in sweep.iterdir() if (p / ".hydra").is_dir()
-    ]  # a trial killed before its job started has none
-    assert len(rows) == len(run_dirs) >= n_trials
 
 
 @pytest.mark.slow

@@ -38,7 +38,7 @@ def server_reachable(url: str) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", MODELS[:1])  # the sharing does not depend on the model: once, with training
 def test_two_workers_share_one_postgres_study(tmp_path, model):
     if not server_reachable(URL):
         pytest.skip(f"no PostgreSQL server at {URL.split('@')[-1]} (run .ci/postgres to start one)")

@@ -361,6 +361,7 @@ def test_a_trial_returning_nothing_stops_the_search_naming_its_error(tmp_path):
         search(tmp_path, "sphere", ["hydra.sweeper.n_trials=3"], fn=writes_its_error)
 
 
+@pytest.mark.slow
 def test_failure_rate_stderr_ends_with_the_jobs_exception(tmp_path):
     # the official plugin's test_failure_rate: n_jobs 2, every job raises, max_failure_rate 0.5
     proc = objective(

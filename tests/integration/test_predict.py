@@ -55,6 +55,7 @@ def compose(out, args, name="predict"):
     return cfg
 
 
+@pytest.mark.slow
 def test_checkpoint_stores_model_config_and_data_facts(trained):
     model, ckpt = trained
     facts = load_checkpoint(ckpt)["imagelab"]
@@ -64,6 +65,7 @@ def test_checkpoint_stores_model_config_and_data_facts(trained):
         assert len(facts["data"]["class_names"]) == facts["model"]["num_classes"]
 
 
+@pytest.mark.slow
 def test_predict_with_only_ckpt_path_batches_on_the_configured_trainer(trained, tmp_path):
     from src.predict import predict
 
@@ -105,6 +107,7 @@ def test_predict_with_only_ckpt_path_batches_on_the_configured_trainer(trained, 
         assert all(r["same"] in ("True", "False") for r in rows)
 
 
+@pytest.mark.slow
 def test_predict_pair_decision_and_precision(trained, tmp_path):
     from src.predict import predict
 
@@ -118,6 +121,7 @@ def test_predict_pair_decision_and_precision(trained, tmp_path):
     assert summary["decision"] == ("same" if summary["score"] >= summary["threshold"] else "different")
 
 
+@pytest.mark.slow
 def test_eval_with_only_ckpt_path(trained, tmp_path):
     """`eval.py ckpt_path=<run folder's checkpoint>`: the model from the checkpoint, the data from its run."""
     from omegaconf import OmegaConf
@@ -153,6 +157,7 @@ def test_eval_of_a_checkpoint_without_its_run_names_the_data_keys():
         check_classes("x.ckpt", SimpleNamespace(num_classes=3), SimpleNamespace(num_classes=5))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry", ["predict", "eval", "train"])
 def test_another_model_or_width_is_one_line(trained, tmp_path, entry):
     from src.pipeline import evaluate
@@ -188,6 +193,7 @@ def test_another_model_or_width_is_one_line(trained, tmp_path, entry):
         assert "\n" not in text and "state_dict" not in text and len(text) < 400
 
 
+@pytest.mark.slow
 def test_truncated_and_empty_checkpoints_are_named_incomplete(trained, tmp_path):
     from src.pipeline import evaluate
 
@@ -214,6 +220,7 @@ def cli(script, args):
     )
 
 
+@pytest.mark.slow
 def test_command_line_exit_2_and_predict_with_only_ckpt_path(trained, tmp_path):
     model, ckpt = trained
     if model != "unet":
@@ -254,6 +261,7 @@ def test_one_image_helper_reads_every_listed_format_and_names_a_broken_file(tmp_
         read_image(tmp_path / "broken.png")
 
 
+@pytest.mark.slow
 def test_yolo11_predicts_and_evaluates_with_only_ckpt_path(tmp_path):
     pytest.importorskip("ultralytics")
     from src.pipeline import evaluate
@@ -281,6 +289,7 @@ def test_yolo11_predicts_and_evaluates_with_only_ckpt_path(tmp_path):
     assert 0 <= evaluate(compose(tmp_path / "eval", args, "eval"))["test/map50"] <= 1
 
 
+@pytest.mark.slow
 def test_a_checkpoint_without_facts_predicts_with_the_configured_model_and_data(trained, tmp_path):
     import torch
 

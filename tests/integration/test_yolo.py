@@ -176,6 +176,7 @@ TINY = [
 ]
 
 
+@pytest.mark.slow
 def test_custom_map_iou_thresholds_plots_and_ema_checkpoint(tmp_path):
     cfg = make_cfg(
         tmp_path,

@@ -59,6 +59,7 @@ def trained(tmp_path_factory):
     return run_dir
 
 
+@pytest.mark.slow
 def test_training_writes_metrics_checkpoint_and_plots(trained):
     metrics = json.loads((trained / "metrics.json").read_text())
     assert {"val/map", "val/map50", "val/map75", "val/loss", "test/map50", "val/ap_circle"} <= set(metrics)
@@ -74,6 +75,7 @@ def test_training_writes_metrics_checkpoint_and_plots(trained):
     assert any("WarmupEMAWeightAveraging" in key for key in ckpt["callbacks"])
 
 
+@pytest.mark.slow
 def test_finetune_from_checkpoint_with_another_class_count(trained, tmp_path):
     ckpt = trained / "checkpoints" / "last.ckpt"
     saved = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
@@ -154,6 +156,7 @@ def test_missing_ultralytics_names_the_extra(monkeypatch):
         y11.ultralytics()
 
 
+@pytest.mark.slow
 def test_offline_settings_and_core_never_imports_ultralytics():
     from src.models.yolo11 import ultralytics
 
