@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from functools import partial
 
 import torch
 from torch import nn
@@ -137,13 +138,24 @@ class ClassCentreLoss(VerificationLoss):
     needs_classes = True
 
     def __init__(
-        self, distance: str, embedding_size: int, *, margin: float, scale: float, num_classes: int | None
+        self,
+        distance: str,
+        embedding_size: int,
+        *,
+        margin: float,
+        scale: float,
+        num_classes: int | None,
+        centre_init_std: float,
     ):
         super().__init__(distance, embedding_size)
         check(margin >= 0, "margin", "a value >= 0", margin)
         check(scale > 0, "scale", "a value > 0", scale)
         check(num_classes is None or num_classes >= 2, "num_classes", "an integer >= 2 or null", num_classes)
+        check(centre_init_std > 0, "centre_init_std", "a value > 0", centre_init_std)
         self.margin, self.scale, self.configured_classes = margin, scale, num_classes
+        # the centres are compared by angle only, so their initial length sets how fast a step of the
+        # optimizer turns them (PML initialises N(0, 1); insightface N(0, 0.01))
+        self.init_centres = partial(torch.nn.init.normal_, std=centre_init_std)
         self.num_classes: int | None = None
         self.fn: nn.Module | None = None
         if num_classes:
@@ -182,16 +194,34 @@ class ArcFace(ClassCentreLoss):
     """Additive angular margin (Deng et al. 2019); `margin` in radians, below π/2."""
 
     def __init__(
-        self, distance: str, embedding_size: int, *, margin: float, scale: float, num_classes: int | None
+        self,
+        distance: str,
+        embedding_size: int,
+        *,
+        margin: float,
+        scale: float,
+        num_classes: int | None,
+        centre_init_std: float,
     ):
         check(margin < math.pi / 2, "margin", "an angle in radians below π/2 (0.5 is usual)", margin)
-        super().__init__(distance, embedding_size, margin=margin, scale=scale, num_classes=num_classes)
+        super().__init__(
+            distance,
+            embedding_size,
+            margin=margin,
+            scale=scale,
+            num_classes=num_classes,
+            centre_init_std=centre_init_std,
+        )
 
     def build(self, num_classes: int) -> nn.Module:
         from pytorch_metric_learning import losses
 
         return losses.ArcFaceLoss(
-            num_classes, self.embedding_size, margin=math.degrees(self.margin), scale=self.scale
+            num_classes,
+            self.embedding_size,
+            margin=math.degrees(self.margin),
+            scale=self.scale,
+            weight_init_func=self.init_centres,
         )
 
 
@@ -201,4 +231,10 @@ class CosFace(ClassCentreLoss):
     def build(self, num_classes: int) -> nn.Module:
         from pytorch_metric_learning import losses
 
-        return losses.CosFaceLoss(num_classes, self.embedding_size, margin=self.margin, scale=self.scale)
+        return losses.CosFaceLoss(
+            num_classes,
+            self.embedding_size,
+            margin=self.margin,
+            scale=self.scale,
+            weight_init_func=self.init_centres,
+        )
