@@ -7,7 +7,8 @@
 2. COCO mAP as the detector computes it (torchmetrics `MeanAveragePrecision`, backend
    faster_coco_eval, per-class results, extended summary; src/lightning_modules/detector.py) against
    pycocotools' COCOeval on the same detections, on 500 and 5,000 images with many boxes; the numbers
-   must agree.
+   must agree; beside it, what the detector's other per-box metrics cost on the same detections: the
+   confusion matrix with a background row and column and precision/recall at the score threshold.
 3. Verification metrics (src/metrics/verification.py: ROC, AUROC, EER, TAR@FAR, best threshold, and the
    10-fold LFW accuracy) on 10^5 pairs, against sklearn's roc_auc_score + roc_curve.
 `python -m benchmarks.evalcost [--quick]`.
@@ -175,11 +176,24 @@ def pycocotools_map(preds, targets) -> dict:
     return {"map": float(ev.stats[0]), "map_50": float(ev.stats[1]), "map_75": float(ev.stats[2])}
 
 
+def box_metric_cost(metric, preds, targets, batch: int = 32) -> None:
+    """Update batch by batch, as validation does, then compute."""
+    for i in range(0, len(preds), batch):
+        metric.update(preds[i : i + batch], targets[i : i + batch])
+    metric.compute()
+
+
 def map_costs(n_images: int, repeats: int) -> dict:
+    from src.metrics.detection import DetectionConfusionMatrix, PrecisionRecall
+
     preds, targets = synthetic_detections(n_images)
     ours, theirs = {}, {}
     t_ours = repeat(lambda: ours.update(torchmetrics_map(preds, targets)), repeats, warmup=0)
     t_coco = repeat(lambda: theirs.update(pycocotools_map(preds, targets)), repeats, warmup=0)
+    t_confusion = repeat(
+        lambda: box_metric_cost(DetectionConfusionMatrix(10, 0.25), preds, targets), repeats, warmup=0
+    )
+    t_pr = repeat(lambda: box_metric_cost(PrecisionRecall(0.25), preds, targets), repeats, warmup=0)
     diff = max(abs(ours[k] - theirs[k]) for k in ours)
     return {
         "images": n_images,
@@ -187,6 +201,8 @@ def map_costs(n_images: int, repeats: int) -> dict:
         "detections": sum(len(p["scores"]) for p in preds),
         "torchmetrics_faster_coco_eval_s": median(t_ours),
         "pycocotools_s": median(t_coco),
+        "confusion_matrix_s": median(t_confusion),
+        "precision_recall_s": median(t_pr),
         "ours": ours,
         "pycocotools": theirs,
         "max_abs_diff": diff,
@@ -297,6 +313,8 @@ def main() -> None:
             f"{m['pycocotools_s'] / m['torchmetrics_faster_coco_eval_s']:.1f}×",
             f"{m['ours']['map']:.4f} / {m['pycocotools']['map']:.4f}",
             f"{m['max_abs_diff']:.1e}",
+            m["confusion_matrix_s"],
+            m["precision_recall_s"],
         ]
         for m in maps
     ]
@@ -309,6 +327,8 @@ def main() -> None:
         "speed-up",
         "mAP ours / pycocotools",
         "max abs. difference (map, map50, map75)",
+        "confusion matrix s",
+        "precision/recall s",
     ]
     ver_rows = [
         [
@@ -331,7 +351,8 @@ def main() -> None:
         "costly case (up to `max_det` = 100 low-score detections per image enter the mAP). mAP: 10 classes, "
         "10–30 true boxes and 100 detections per image, fed in batches of 32 as validation does; ours = "
         "torchmetrics `MeanAveragePrecision(backend='faster_coco_eval', class_metrics=True, "
-        "extended_summary=True)` exactly as the detector builds it. Medians of "
+        "extended_summary=True)` exactly as the detector builds it; the confusion matrix (with background) and "
+        "precision/recall at score 0.25, IoU 0.5, as the detector also computes them every validation. Medians of "
         f"{repeats} runs (5,000 images: one run)."
     )
     write_result(

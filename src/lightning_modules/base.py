@@ -106,7 +106,8 @@ class TaskModule(pl.LightningModule):
             name = "train/loss_epoch" if key == "loss" else f"train/{key}"
             self.log(name, total / count, prog_bar=key == "loss", sync_dist=True)
         # seconds of training so far (this process; a resume starts again from 0): `tools.py compare x=time`
-        self.log("time/elapsed_s", time.monotonic() - getattr(self, "_fit_started", time.monotonic()))
+        elapsed = time.monotonic() - getattr(self, "_fit_started", time.monotonic())
+        self.log("time/elapsed_s", elapsed, sync_dist=True)  # the mean over DDP ranks
 
     def check_finite(self, losses: dict[str, torch.Tensor]) -> None:
         """Stop with a clear message on a NaN/inf loss rather than training on garbage."""

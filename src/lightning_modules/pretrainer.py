@@ -6,11 +6,12 @@ src/models/siamese.py) → L2-normalised embeddings; the loss is a verification 
 checkpoint holds the encoder under `net.encoder.*`, as a Siamese run does: every model takes the run as
 `weights:` (Siamese encoder, detector backbone, smp `tu-` encoder of the same timm model).
 Logs `val/loss` and `val/pair_acc` (the share of views whose nearest other-view embedding in the same
-validation batch is their pair).
+validation batch is their pair); plots/val_views.png: similarities of the two views of one image vs of two.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -61,7 +62,10 @@ class Pretrainer(TaskModule):
         self.criterion = build_part(
             "loss", loss, kind=VerificationLoss, distance="cosine", embedding_size=self.net.embedding_size
         )
+        self.distance = "cosine"  # prediction writes embeddings as the verifier does (no threshold)
+        self.register_buffer("threshold", torch.tensor(math.nan), persistent=False)
         self._eval_sums = [0.0, 0.0, 0.0]  # loss × views, pairs found, views (this evaluation)
+        self._similarities: list[tuple[torch.Tensor, torch.Tensor]] = []  # (view similarities, same image)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images)
@@ -84,6 +88,8 @@ class Pretrainer(TaskModule):
             loss = self.criterion(torch.cat([a, b]), torch.cat([identity, identity]))["loss"]
             similarity = F.normalize(a.float(), dim=-1) @ F.normalize(b.float(), dim=-1).T
             nearest = similarity.argmax(dim=1)
+        same = torch.eye(len(a), dtype=torch.bool, device=a.device)
+        self._similarities.append((similarity.flatten().cpu(), same.flatten().cpu()))
         self._eval_sums[0] += float(loss) * len(a)
         self._eval_sums[1] += float((nearest == identity).sum())
         self._eval_sums[2] += len(a)
@@ -96,9 +102,18 @@ class Pretrainer(TaskModule):
 
     def _log_eval(self, stage: str) -> None:
         (loss, hits, count), self._eval_sums = self._eval_sums, [0.0, 0.0, 0.0]
+        pairs, self._similarities = self._similarities, []
         if count:
             self.log(f"{stage}/loss", loss / count, prog_bar=True, sync_dist=True)
             self.log(f"{stage}/pair_acc", hits / count, prog_bar=True, sync_dist=True)
+        if pairs and self.should_plot():
+            from src.outputs.verification_plots import score_histograms
+
+            scores, same = (torch.cat(x).numpy() for x in zip(*pairs))
+            title = f"{stage}: cosine similarity of the two views of an image vs of two images"
+            self.save_figure(
+                score_histograms(scores, same, None, "cosine similarity", title), f"{stage}_views"
+            )
 
     def on_validation_epoch_end(self) -> None:
         self._log_eval("val")

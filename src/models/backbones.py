@@ -20,6 +20,7 @@ from src.models.weights import (
     load_from_run,
     log_loaded,
     normalisation_of,
+    short_list,
     timm_pretrained,
     weights_source,
 )
@@ -172,6 +173,6 @@ def load_local_weights(
         len(loaded),
         len(own),
         path,
-        ", ".join(fresh[:8]) + (f" ... (+{len(fresh) - 8})" if len(fresh) > 8 else "") if fresh else "none",
+        short_list(fresh),
     )
     return len(loaded)

@@ -149,6 +149,11 @@ def smp_pretrained(encoder_name: str, weights: str) -> tuple[str, str | bool, st
     if encoder_name.startswith("tu-"):  # smp's timm universal encoder: timm's weights by tag
         tagged, file, cfg = timm_pretrained(encoder_name[3:], weights, key)
         return f"tu-{tagged}", True, file, normalisation_of(cfg)
+    if encoder_name not in smp.encoders.encoders:
+        raise ConfigError(
+            "encoder_name",
+            f"unknown smp encoder {encoder_name!r}; see segmentation_models_pytorch.encoders.get_encoder_names()",
+        )
     settings = smp.encoders.encoders[encoder_name]["pretrained_settings"]
     if weights in ("pretrained", "true", "True"):
         weights = "imagenet" if "imagenet" in settings else next(iter(settings), weights)

@@ -141,13 +141,13 @@ def load_from_run(module: nn.Module, ckpt: str | Path, key: str, what: str) -> i
         len(own),
         ckpt,
         prefix,
-        _short(fresh),
-        _short([f"{n} {list(s)}" for n, s in skipped]),
+        short_list(fresh),
+        short_list([f"{n} {list(s)}" for n, s in skipped]),
     )
     return len(loaded)
 
 
-def _short(names: list[str], most: int = 8) -> str:
+def short_list(names: list[str], most: int = 8) -> str:
     if not names:
         return "none"
     more = f" ... (+{len(names) - most})" if len(names) > most else ""
@@ -300,7 +300,7 @@ def log_loaded(what: str, module: nn.Module, file: str, prefix: str = "") -> Non
         len(found),
         len(own),
         file,
-        _short(fresh),
+        short_list(fresh),
     )
 
 

@@ -11,4 +11,5 @@ WRITERS: dict[str, type[PredictionWriter]] = {
     "segmentation": SegmentationWriter,
     "detection": DetectionWriter,
     "verification": VerificationWriter,
+    "pretraining": VerificationWriter,  # embeddings of a pretraining run's encoder + projector (cosine)
 }

@@ -68,6 +68,8 @@ CONFIG = [
     (["+model.optim.lrr=0.1"], ("unet",), "model.optim.lrr", "did you mean lr"),
     (["+foo=1"], ("unet",), "foo", "unknown top-level key"),
     (["+sed=3"], ("unet",), "sed", "did you mean seed"),
+    # a tool's key (conf/profile.yaml) is not train.py's
+    (["+batch_sizes=[1]"], ("unet",), "batch_sizes", "unknown top-level key"),
     (["+model.net.dpeth=3"], ("unet",), "model.net.dpeth", "did you mean depth"),
     (
         ["+model.loss.margin=0.2"],

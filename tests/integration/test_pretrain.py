@@ -16,6 +16,8 @@ from src.data.common.image_folder import ImageFolderReader
 from src.errors import DataError
 from src.runtime.config.instantiate import build
 from tests.conftest import make_cfg, run_train
+from tests.model_tester import ModelTester
+from tests.python_vs_yaml import yaml_values
 
 
 def image_folder(root: Path, count: int = 20) -> Path:
@@ -103,3 +105,67 @@ def test_pretraining_run_is_weights_of_all_three_models(tmp_path):
         shared = [k for k in own if k in trained]
         assert len(shared) >= 0.9 * len(own)
         assert all(torch.equal(own[k], trained[k]) for k in shared)
+
+    # predict.py writes the embeddings of the pretraining run, as for a verifier
+    from src.predict import predict
+    from src.runtime.checkpoints.checkpoint_check import args_with_checkpoint_model
+    from tests.integration.test_predict import compose
+
+    args = [
+        f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
+        f"+source={images / 'part0'}",
+        f"data.root={images}",
+    ]
+    predict(compose(tmp_path / "pred", args_with_checkpoint_model(args)))
+    embeddings = np.load(tmp_path / "pred" / "embeddings.npz")["embeddings"]
+    assert embeddings.shape == (7, 64)
+
+
+# ---- the model tests every model passes (tests/model_tester.py) ---------------------------------------------
+def pretrainer_from_yaml():
+    """Pretrainer(...) in Python with the values of conf/model/pretrain.yaml and its groups."""
+    from functools import partial
+
+    from src.lightning_modules.optim import warmup_cosine
+    from src.lightning_modules.pretrainer import Pretrainer
+    from src.losses.verification import NTXent
+    from src.models.backbones import SmallCNN
+
+    values = yaml_values("pretrain")
+    return Pretrainer(
+        **{
+            **values,
+            "encoder": partial(SmallCNN, **values["encoder"]),
+            "loss": partial(NTXent, **values["loss"]),
+            "optim": partial(torch.optim.AdamW, **values["optim"]),
+            "schedule": partial(warmup_cosine, **values["schedule"]),
+        }
+    )
+
+
+class TestPretrain(ModelTester):
+    model = "pretrain"
+    val_metrics = ("val/pair_acc",)
+    test_metric = "test/pair_acc"
+
+    @pytest.fixture(autouse=True)
+    def images(self, tmp_path_factory):
+        """One tiny image folder for the session's runs of this class."""
+        self.root = tmp_path_factory.getbasetemp() / "pretrain_images"
+        if not self.root.is_dir():
+            image_folder(self.root)
+
+    @property
+    def tiny(self) -> list[str]:
+        return [
+            f"data.root={self.root}",
+            "data.image_size=32",
+            "data.batch_size=8",
+            "data.num_workers=0",
+            "model.encoder.widths=[8,16]",
+            "model.projector.dims=[32]",
+            "model.projector.embedding_size=16",
+        ]
+
+    def python_build(self):
+        return pretrainer_from_yaml()

@@ -30,11 +30,10 @@ def test_sweep_with_a_failing_job_reports_every_job(tmp_path, model):
     proc = run_cli([*args, f"hydra.sweep.dir={sweep}"])
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
-    assert sorted(p.name for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")) == [
-        "0",
-        "1",
-        "2",
+    jobs = [
+        p.name for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name != "wandb"
     ]
+    assert sorted(jobs) == ["0", "1", "2"]  # wandb/: the sweep summary's W&B run (below)
 
     rows = read_csv(sweep / "summary.csv")
     assert [r[key] for r in rows] == [a, bad, b]
@@ -62,6 +61,11 @@ def test_sweep_with_a_failing_job_reports_every_job(tmp_path, model):
     assert {r["run"]["group"] for r in runs.values()} == {sweep.name}
     assert [r["run"]["name"] for r in runs.values()] == [f"{model}-0", f"{model}-2"]
     assert f"{key}={a}" in runs[0]["config"]["overrides"] and runs[2]["config"]["job_num"] == 2
+    # and the summary, one more run of the group, at the end of the multirun
+    [file] = (sweep / "wandb").glob("offline-run-*/run-*.wandb")
+    summary_run = summarize(file)
+    assert summary_run["run"]["group"] == sweep.name and summary_run["run"]["name"] == f"{sweep.name}-summary"
+    assert any("sweep/summary/_type" in row for row in summary_run["history"])
 
     # the report command rebuilds the same summary
     before = (sweep / "summary.csv").read_text()

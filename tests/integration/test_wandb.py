@@ -60,6 +60,7 @@ def test_offline_run_has_metrics_config_media_and_resumes(tmp_path, model, monke
     # media: the validation pictures of plots/ as W&B images
     media = [f for f in run["files"] if f.startswith("media/images/plots/val_")]
     assert media, run["files"]
+    assert any(f.startswith("media/images/plots/val_confusion") for f in media), media  # the confusion matrix
     assert any(k.startswith("plots/val_") for k in logged)
 
     # resume in the same run folder: the same W&B run id goes on

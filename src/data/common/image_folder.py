@@ -1,5 +1,6 @@
 """`data=image_folder`: every image under a folder (recursive, no labels), split into train and val by
-a seeded shuffle; items are tv_tensors Images (uint8). The unlabeled images of self-supervised pretraining."""
+a seeded shuffle; items are tv_tensors Images (uint8). The unlabeled images of self-supervised pretraining.
+(torchvision's ImageFolder needs one folder per class and yields labels: not what unlabeled images are.)"""
 
 from __future__ import annotations
 

@@ -103,6 +103,11 @@ def use_checkpoint_model(cfg: DictConfig, checkpoint: dict, path) -> None:
     if not stored:
         return
     model = OmegaConf.create(stored)
+    current = cfg.get("model")
+    if current is not None and current.get("_target_") == model.get("_target_"):
+        for key in current:  # keys the model's config gained after this checkpoint was saved: today's values
+            if key not in model:
+                model[key] = current[key]
     given = given_keys(cfg)
     for key in flat(stored):  # the checkpoint holds the weights: do not read (maybe absent) start files
         if key.rsplit(".", 1)[-1] in STARTING_WEIGHTS and f"model.{key}" not in given:

@@ -91,13 +91,16 @@ def global_package(text: str) -> bool:
     return False
 
 
-def top_level_keys() -> set[str]:
-    """Keys a run config may hold at its top: the entry configs' own keys, the config groups, and the
-    keys set by `# @package _global_` files (experiments, debug modes, searches)."""
+def top_level_keys(entry: str | None = None) -> set[str]:
+    """Keys a run config may hold at its top: its entry config's own keys (`entry`: train, eval, a tool;
+    every entry config's when unknown), the config groups, and the keys set by `# @package _global_`
+    files (experiments, debug modes, searches)."""
     keys = {"hydra"} | {d.name for d in conf_dir().iterdir() if d.is_dir()}
+    entries = {f.stem for f in conf_dir().glob("*.yaml")}
     for file in conf_dir().rglob("*.yaml"):
         text = file.read_text()
-        if file.parent == conf_dir() or global_package(text):
+        own = file.parent == conf_dir() and (entry not in entries or file.stem == entry)
+        if own or global_package(text):
             keys |= {k for k in (yaml.safe_load(text) or {}) if k != "defaults"}
     return keys
 
@@ -120,7 +123,7 @@ PREDICT_REQUEST_KEYS = {"source", "pair", "pairs", "scales"}
 
 
 def check_top_level(cfg: DictConfig) -> None:
-    allowed = top_level_keys()
+    allowed = top_level_keys(config_name(cfg))
     if config_name(cfg) in ("predict", None):
         allowed |= PREDICT_REQUEST_KEYS
     for key in cfg:

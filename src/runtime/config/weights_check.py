@@ -37,7 +37,10 @@ def check_one(target: str, node: DictConfig, key: str, value) -> None:
         return  # a file exists / a run folder has its checkpoint: weights_source checked it
     kind = target.rsplit(".", 1)[-1]
     if kind == "TimmBackbone":
-        timm_pretrained(str(node.name), source.value, key)
+        import timm
+
+        if timm.is_model(str(node.name)):  # an unknown name is the build's line (model.encoder.name)
+            timm_pretrained(str(node.name), source.value, key)
     elif kind == "build_smp_net":
         from src.models.smp_nets import smp_pretrained
 
