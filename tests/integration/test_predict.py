@@ -1,8 +1,9 @@
 """Prediction through Lightning and checkpoints that say which model they are, for the three models.
 
-One tiny training per model (module fixture) gives a checkpoint; then: predict.py builds the Trainer of
-`trainer:` and batches by `batch_size`; each task's writer output; eval/predict with only `ckpt_path`;
-another model / another width / a truncated or empty checkpoint → one line (exit 2 on the command line).
+The session's tiny trained run of each model (`trained_runs`, tests/conftest.py) gives a checkpoint; then:
+predict.py builds the Trainer of `trainer:` and batches by `batch_size`; each task's writer output;
+eval/predict with only `ckpt_path`; another model / another width / a truncated or empty checkpoint → one
+line (exit 2 on the command line).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from src.errors import ConfigError
 from src.runtime.checkpoints.checkpoint_check import args_with_checkpoint_model, load_checkpoint
 from tests.conftest import ROOT, make_cfg, run_train
 from tests.tiny_models import MODELS, tiny
+from tests.tool_runs import EPOCHS
 
 SIZES = [(100, 80), (50, 120), (64, 64)]  # (W, H) of the images predicted on
 WIDER = {
@@ -32,14 +34,10 @@ WIDER = {
 }
 
 
-@pytest.fixture(scope="module", params=MODELS)
-def trained(request, tmp_path_factory):
-    """(model name, its last.ckpt) after one tiny epoch of two batches."""
-    model = request.param
-    run = tmp_path_factory.mktemp(f"{model}_run")
-    limits = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1"]
-    run_train(make_cfg(run, tiny(model, *limits, "+trainer.limit_test_batches=1")))
-    return model, run / "checkpoints" / "last.ckpt"
+@pytest.fixture(params=MODELS)
+def trained(request, trained_runs):
+    """(model name, its last.ckpt) of the session's tiny run of that model (tests/conftest.py)."""
+    return request.param, trained_runs[request.param] / "checkpoints" / "last.ckpt"
 
 
 def images(folder):
@@ -108,12 +106,11 @@ def test_predict_with_only_ckpt_path_batches_on_the_configured_trainer(trained, 
 
 
 @pytest.mark.slow
-def test_predict_pair_decision_and_precision(trained, tmp_path):
+def test_predict_pair_decision_and_precision(trained_runs, tmp_path):
+    """The pair decision is verification's: the Siamese run only."""
     from src.predict import predict
 
-    model, ckpt = trained
-    if model != "siamese":
-        pytest.skip("the pair decision is verification's")
+    ckpt = trained_runs["siamese"] / "checkpoints" / "last.ckpt"
     src = images(tmp_path / "src")
     args = [f"ckpt_path={ckpt}", f"+pair=[{src / '0.png'},{src / '2.png'}]", "trainer.precision=bf16-mixed"]
     summary = predict(compose(tmp_path / "pred", args_with_checkpoint_model(args)))
@@ -168,9 +165,9 @@ def test_another_model_or_width_is_one_line(trained, tmp_path, entry):
     key = WIDER[model].split(".", 1)[1].split("=")[0]
     if entry == "train":  # `train.py ... ckpt_path=` resumes: the whole config must fit
         run, name, base = run_train, "train", [f"ckpt_path={ckpt}"]
-        cases = {
-            f"model={model}; this config has model={other}": tiny(other),
-            f"model={model} {key}=": tiny(model, WIDER[model]),
+        cases = {  # the trained run's own settings (EPOCHS) but for the model or its width
+            f"model={model}; this config has model={other}": tiny(other, *EPOCHS),
+            f"model={model} {key}=": tiny(model, *EPOCHS, WIDER[model]),
         }
     else:
         run, name = (predict, "predict") if entry == "predict" else (evaluate, "eval")
@@ -194,10 +191,12 @@ def test_another_model_or_width_is_one_line(trained, tmp_path, entry):
 
 
 @pytest.mark.slow
-def test_truncated_and_empty_checkpoints_are_named_incomplete(trained, tmp_path):
+def test_truncated_and_empty_checkpoints_are_named_incomplete(trained_runs, tmp_path):
+    """Does not depend on the model: once, on the U-Net's checkpoint."""
     from src.pipeline import evaluate
 
-    model, ckpt = trained
+    model = "unet"
+    ckpt = trained_runs[model] / "checkpoints" / "last.ckpt"
     data = ckpt.read_bytes()
     empty, cut = tmp_path / "empty.ckpt", tmp_path / "cut.ckpt"
     empty.write_bytes(b"")
@@ -221,10 +220,10 @@ def cli(script, args):
 
 
 @pytest.mark.slow
-def test_command_line_exit_2_and_predict_with_only_ckpt_path(trained, tmp_path):
-    model, ckpt = trained
-    if model != "unet":
-        pytest.skip("one model is enough for the subprocess round trip")
+def test_command_line_exit_2_and_predict_with_only_ckpt_path(trained_runs, tmp_path):
+    """One model is enough for the subprocess round trip."""
+    model = "unet"
+    ckpt = trained_runs[model] / "checkpoints" / "last.ckpt"
     empty = tmp_path / "empty.ckpt"
     empty.write_bytes(b"")
     for script in ("predict.py", "eval.py"):
@@ -235,7 +234,11 @@ def test_command_line_exit_2_and_predict_with_only_ckpt_path(trained, tmp_path):
         )
     proc = cli(
         "train.py",
-        [*tiny(model, "model.net.depth=3"), f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / 'resume'}"],
+        [
+            *tiny(model, *EPOCHS, "model.net.depth=3"),
+            f"ckpt_path={ckpt}",
+            f"hydra.run.dir={tmp_path / 'resume'}",
+        ],
     )
     assert proc.returncode == 2 and "was trained with model=unet net.depth=2" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
@@ -290,14 +293,14 @@ def test_yolo11_predicts_and_evaluates_with_only_ckpt_path(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_checkpoint_without_facts_predicts_with_the_configured_model_and_data(trained, tmp_path):
+def test_a_checkpoint_without_facts_predicts_with_the_configured_model_and_data(trained_runs, tmp_path):
+    """One model is enough for checkpoints saved before the facts."""
     import torch
 
     from src.predict import predict
 
-    model, ckpt = trained
-    if model != "unet":
-        pytest.skip("one model is enough for checkpoints saved before the facts")
+    model = "unet"
+    ckpt = trained_runs[model] / "checkpoints" / "last.ckpt"
     old = torch.load(ckpt, map_location="cpu", weights_only=True)
     del old["imagelab"]
     torch.save(old, tmp_path / "old.ckpt")
