@@ -8,7 +8,7 @@ that cannot fit its training identities (accuracy near chance, angles near 90°)
 problem, not over-fitting; a fitted classifier with a poor test AUROC would be the opposite. The table goes
 into the study's README between `<!-- diagnosis:begin -->` and `<!-- diagnosis:end -->`.
 
-    python -m experiments.margins.diagnose            # 6 settings × 2 seeds (~12 min on a quiet 2-core CPU)
+    python -m experiments.margins.diagnose            # 8 settings × 2 seeds (~10 min on a quiet 2-core CPU)
     python -m experiments.margins.diagnose --from logs/experiments/margins_diagnosis/<time>
 """
 
@@ -37,6 +37,8 @@ SETTINGS = [
     ),
     ("CosFace m=0.35, s=30", ["model/loss=cosface"]),
     ("CosFace m=0.1, s=16", ["model/loss=cosface", "model.loss.margin=0.1", "model.loss.scale=16"]),
+    ("ArcFace m=0.5, s=30, 3× the epochs (450 steps)", ["model/loss=arcface", "trainer.max_epochs=18"]),
+    ("CosFace m=0.35, s=30, 3× the epochs (450 steps)", ["model/loss=cosface", "trainer.max_epochs=18"]),
 ]
 
 
