@@ -20,12 +20,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from src.errors import ConfigError
 from src.runtime.checkpoints.checkpoint_facts import facts_of, model_choice
+from src.runtime.config.weights_check import KEYS as STARTING_WEIGHTS
 
 if TYPE_CHECKING:
     import torch
 
 MAX_KEYS = 6  # differing keys named in one line
-STARTING_WEIGHTS = ("weights", "encoder_weights")  # files a training started from: replaced by the checkpoint
 
 
 def load_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict:

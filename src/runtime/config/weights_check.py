@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 
 from src.errors import ConfigError
 
-KEYS = ("weights", "encoder_weights")
+KEYS = ("weights", "encoder_weights")  # the keys a network starts from (a checkpoint replaces them)
 
 
 def check_starting_weights(node, path: str = "model") -> None:
