@@ -52,6 +52,10 @@ DEB = ("dataset-fashion-mnist", "0.0~git20200523.55506a9-1")
 WHEEL = ("scikit-image", "0.26.0")
 SKLEARN = ("scikit-learn", "1.9.1")
 SETS = ("fashion", "digits")
+DESCRIPTIONS = {  # one line per set, for the benchmarks' tables
+    "fashion": "Fashion-MNIST (Debian) on scikit-image's photographs",
+    "digits": "UCI handwritten digits on scikit-learn's photographs (both from the scikit-learn wheel)",
+}
 CLASSES = [
     "tshirt_top",
     "trouser",
@@ -242,6 +246,7 @@ def prepare(packages: Path, out: Path, sets=SETS) -> dict:
         objects, entry = (fashion_set if name == "fashion" else digits_set)(packages)
         write_set(out, name, objects)
         source[name] = {
+            "description": DESCRIPTIONS[name],
             **entry,
             "classes": objects.classes,
             "identities": {

@@ -36,8 +36,10 @@ SECTIONS = [
     (
         "real_pretrain_vs_scratch",
         "From scratch vs self-pretrained, on real images",
-        "**real images** (as real_time_to_quality)",
-        "apt-get update && python -m benchmarks._real_data --fetch` once, then `python -m benchmarks.real_pretrain_vs_scratch",
+        "**real images**, two sets, one table each: `fashion` (as real_time_to_quality) and `digits` (UCI "
+        "handwritten digits on photographs, both from the scikit-learn wheel)",
+        "apt-get update && python -m benchmarks._real_data --fetch && python -m benchmarks._real_data` once, "
+        "then `python -m benchmarks.real_pretrain_vs_scratch [--set fashion|digits|all]",
     ),
     (
         "time_to_quality",
@@ -72,7 +74,7 @@ BENCHMARKS = [  # the table of what each benchmark measures
     ),
     (
         "real_pretrain_vs_scratch",
-        "**real images**: from scratch vs from self-pretrained weights (`experiment=pretrain` on the task's own training images) at an equal `trainer.max_time` budget, for the detector backbone, the U-Net (smp) encoder and the verifier encoder, the pretraining time reported and also counted; start-up with cached weights by name vs none. `make bench-real`",
+        "**real images** (Fashion-MNIST and UCI digits pasted on real photographs, one table per set): from scratch vs from self-pretrained weights (`experiment=pretrain` on the task's own training images) at an equal `trainer.max_time` budget, for the detector backbone, the U-Net (smp) encoder and the verifier encoder, the pretraining time reported and also counted; start-up with cached weights by name vs none. `make bench-real`",
     ),
     (
         "time_to_quality",
