@@ -192,6 +192,7 @@ def strokes(item: np.ndarray) -> np.ndarray:
 
 
 def fashion_set(packages: Path) -> tuple[ObjectSet, dict]:
+    """The Fashion-MNIST set and its source.json entry (train / t10k parts, disjoint skimage photos)."""
     deb = package_file(packages, f"{DEB[0]}_*.deb", f"{DEB[0]} .deb")
     wheel = wheel_file(packages, WHEEL)
     data = fashion(deb)
@@ -209,6 +210,7 @@ def fashion_set(packages: Path) -> tuple[ObjectSet, dict]:
 
 
 def digits_set(packages: Path) -> tuple[ObjectSet, dict]:
+    """The digits set and its source.json entry (an 80 / 20 % split of the digits, disjoint photo tiles)."""
     wheel = wheel_file(packages, SKLEARN)
     images, labels = digits(wheel)
     order = np.random.default_rng(0).permutation(len(labels))
@@ -217,7 +219,7 @@ def digits_set(packages: Path) -> tuple[ObjectSet, dict]:
         "train": (images[order[:cut]], labels[order[:cut]]),
         "val": (images[order[cut:]], labels[order[cut:]]),
     }
-    everything = {"train": (images, labels), "val": (images, labels)}  # the identities split by class
+    everything = {"train": (images, labels), "val": (images, labels)}  # identities: split by class already
     full = photos(wheel, [f"sklearn/datasets/images/{n}" for n in DIGIT_PHOTOS])
     backgrounds = {"train": [p[:, :-DET_TILE] for p in full], "val": [p[:, -DET_TILE:] for p in full]}
     source = {
