@@ -53,6 +53,14 @@ def colour(datamodule, batch, epoch: int, index: int):
     return batch
 
 
+def end_workers(loader) -> None:
+    """Stop the persistent workers of `loader` now (Lightning's teardown does the same at the end of a fit)."""
+    iterator = getattr(loader, "_iterator", None)
+    if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+        iterator._shutdown_workers()
+    loader._iterator = None
+
+
 def plain_epoch(module, datamodule, max_batches: int | None = None, epochs: int = 1, run_cfg=None) -> dict:
     """Train `module` for one epoch (of at most `max_batches`) in a plain loop; returns timings.
     `run_cfg`: the composed run config, for its `cpu_threads` and `callbacks.ema`.
@@ -103,6 +111,8 @@ def plain_epoch(module, datamodule, max_batches: int | None = None, epochs: int 
                     "steps": n,
                 }
             )
+        # the loop ends its loader workers as it ends (as the Trainer's teardown does, inside its time)
+        end_workers(loader)
         total = time.perf_counter() - t_start
     return {"seconds": total, "epochs": per_epoch}
 

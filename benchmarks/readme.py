@@ -56,7 +56,7 @@ BENCHMARKS = [  # the table of what each benchmark measures
     ),
     (
         "overhead",
-        "one training epoch through our LightningModule + Trainer (rich progress bar, CSV logger) vs a plain PyTorch loop on the same module, data, optimizer; interleaved runs, ratio of medians",
+        "whole training epochs through our LightningModule + Trainer (rich progress bar, CSV logger) vs a plain PyTorch loop on the same module, data, optimizer; adjacent pairs of runs, median of the per-pair ratios with a ~95 % interval",
     ),
     (
         "starvation",
