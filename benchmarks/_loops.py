@@ -67,6 +67,8 @@ def plain_epoch(module, datamodule, max_batches: int | None = None, epochs: int 
 
     `wait` is the time spent in `next(loader)`: the training process waiting for a batch.
     """
+    # a plain loop has no Trainer: one attached by an earlier fit would set the loader's batch limit and epoch
+    datamodule.trainer = None
     datamodule.setup("fit")
     module.train()
     with threads_of(run_cfg.get("cpu_threads") if run_cfg is not None else None):
