@@ -19,6 +19,12 @@ RESULTS = HERE / "results"
 # (result name, section title, data, the command that makes it)
 SECTIONS = [
     ("overhead", "Framework overhead", "synthetic", "python -m benchmarks.overhead"),
+    (
+        "overhead_profile",
+        "Where the framework's time goes",
+        "synthetic",
+        "python -m benchmarks.overhead_profile",
+    ),
     ("cli_latency", "Command-line latency", "none (no task runs)", "python -m benchmarks.cli_latency"),
     (
         "starvation",
@@ -58,7 +64,11 @@ BENCHMARKS = [  # the table of what each benchmark measures
     ),
     (
         "overhead",
-        "one training epoch through our LightningModule + Trainer (rich progress bar, CSV logger) vs a plain PyTorch loop on the same module, data, optimizer; interleaved runs, ratio of medians",
+        "whole training epochs through our LightningModule + Trainer (rich progress bar, CSV logger) vs a plain PyTorch loop on the same module, data, optimizer; adjacent pairs of runs, median of the per-pair ratios with a ~95 % interval",
+    ),
+    (
+        "overhead_profile",
+        "the training thread's CPU time per phase (forward, backward, optimizer, data, the rest) for the plain loop and ours, per step and per run (two run lengths): where the overhead goes, on a busy machine too",
     ),
     (
         "starvation",
