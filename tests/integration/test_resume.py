@@ -63,6 +63,7 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, model):
     assert killed.returncode == -signal.SIGKILL, (killed.stdout + killed.stderr)[-3000:]
     straight, broken = runs / "0", runs / "1"
     assert (straight / "metrics.json").is_file()  # the reference finished before job 1 started
+    assert not (straight / "plots").exists()  # tiny(): model.plot_every_n_epochs=null draws nothing
     last = broken / "checkpoints" / "last.ckpt"
     saved = torch.load(last, weights_only=True)
     assert (saved["epoch"], saved["global_step"]) == (1, 6)  # mid-epoch: 2 of epoch 1's 4 batches done
