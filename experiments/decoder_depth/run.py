@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 COMMAND = "python -m experiments.decoder_depth.run"
 QUICK = [
     "model.net.depth=2",
+    "model.plot_every_n_epochs=null",  # no per-run plots: the study draws its own from the numbers
     "seed=1,2",
     "trainer.max_epochs=1",
     "+trainer.limit_train_batches=2",
