@@ -53,12 +53,22 @@ def colour(datamodule, batch, epoch: int, index: int):
     return batch
 
 
+def end_workers(loader) -> None:
+    """Stop the persistent workers of `loader` now (Lightning's teardown does the same at the end of a fit)."""
+    iterator = getattr(loader, "_iterator", None)
+    if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+        iterator._shutdown_workers()
+    loader._iterator = None
+
+
 def plain_epoch(module, datamodule, max_batches: int | None = None, epochs: int = 1, run_cfg=None) -> dict:
     """Train `module` for one epoch (of at most `max_batches`) in a plain loop; returns timings.
     `run_cfg`: the composed run config, for its `cpu_threads` and `callbacks.ema`.
 
     `wait` is the time spent in `next(loader)`: the training process waiting for a batch.
     """
+    # a plain loop has no Trainer: one attached by an earlier fit would set the loader's batch limit and epoch
+    datamodule.trainer = None
     datamodule.setup("fit")
     module.train()
     with threads_of(run_cfg.get("cpu_threads") if run_cfg is not None else None):
@@ -103,6 +113,8 @@ def plain_epoch(module, datamodule, max_batches: int | None = None, epochs: int 
                     "steps": n,
                 }
             )
+        # the loop ends its loader workers as it ends (as the Trainer's teardown does, inside its time)
+        end_workers(loader)
         total = time.perf_counter() - t_start
     return {"seconds": total, "epochs": per_epoch}
 

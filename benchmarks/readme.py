@@ -19,6 +19,12 @@ RESULTS = HERE / "results"
 # (result name, section title, data, the command that makes it)
 SECTIONS = [
     ("overhead", "Framework overhead", "synthetic", "python -m benchmarks.overhead"),
+    (
+        "overhead_profile",
+        "Where the framework's time goes",
+        "synthetic",
+        "python -m benchmarks.overhead_profile",
+    ),
     ("cli_latency", "Command-line latency", "none (no task runs)", "python -m benchmarks.cli_latency"),
     (
         "starvation",
@@ -36,8 +42,10 @@ SECTIONS = [
     (
         "real_pretrain_vs_scratch",
         "From scratch vs self-pretrained, on real images",
-        "**real images** (as real_time_to_quality)",
-        "apt-get update && python -m benchmarks._real_data --fetch` once, then `python -m benchmarks.real_pretrain_vs_scratch",
+        "**real images**, two sets, one table each: `fashion` (as real_time_to_quality) and `digits` (UCI "
+        "handwritten digits on photographs, both from the scikit-learn wheel)",
+        "apt-get update && python -m benchmarks._real_data --fetch && python -m benchmarks._real_data` once, "
+        "then `python -m benchmarks.real_pretrain_vs_scratch [--set fashion|digits|all]",
     ),
     (
         "time_to_quality",
@@ -56,7 +64,11 @@ BENCHMARKS = [  # the table of what each benchmark measures
     ),
     (
         "overhead",
-        "one training epoch through our LightningModule + Trainer (rich progress bar, CSV logger) vs a plain PyTorch loop on the same module, data, optimizer; interleaved runs, ratio of medians",
+        "whole training epochs through our LightningModule + Trainer (rich progress bar, CSV logger) vs a plain PyTorch loop on the same module, data, optimizer; adjacent pairs of runs, median of the per-pair ratios with a ~95 % interval",
+    ),
+    (
+        "overhead_profile",
+        "the training thread's CPU time per phase (forward, backward, optimizer, data, the rest) for the plain loop and ours, per step and per run (two run lengths): where the overhead goes, on a busy machine too",
     ),
     (
         "starvation",
@@ -72,7 +84,7 @@ BENCHMARKS = [  # the table of what each benchmark measures
     ),
     (
         "real_pretrain_vs_scratch",
-        "**real images**: from scratch vs from self-pretrained weights (`experiment=pretrain` on the task's own training images) at an equal `trainer.max_time` budget, for the detector backbone, the U-Net (smp) encoder and the verifier encoder, the pretraining time reported and also counted; start-up with cached weights by name vs none. `make bench-real`",
+        "**real images** (Fashion-MNIST and UCI digits pasted on real photographs, one table per set): from scratch vs from self-pretrained weights (`experiment=pretrain` on the task's own training images) at an equal `trainer.max_time` budget, for the detector backbone, the U-Net (smp) encoder and the verifier encoder, the pretraining time reported and also counted; start-up with cached weights by name vs none. `make bench-real`",
     ),
     (
         "time_to_quality",

@@ -1,6 +1,6 @@
 """From scratch vs from self-pretrained weights at an equal training budget, on real images
-(benchmarks/_real_data.py), for the detector backbone, the U-Net encoder and the verifier encoder; and the
-start-up cost of loading cached weights by name.
+(benchmarks/_real_data.py: both its sets, Fashion-MNIST and UCI digits, one table each), for the detector
+backbone, the U-Net encoder and the verifier encoder; and the start-up cost of loading cached weights by name.
 
 For each task the encoder is first pretrained with `experiment=pretrain` (NT-Xent on two views) on that
 task's own training images, labels unused, for `--pretrain` seconds; then the model trains with
@@ -19,7 +19,7 @@ cache (written by this script into a temporary HF_HOME: a random resnet18 in the
 vs `weights=null`, interleaved repeats, median seconds.
 
     python -m benchmarks._real_data --fetch && python -m benchmarks._real_data   # once
-    python -m benchmarks.real_pretrain_vs_scratch [--budget 120] [--pretrain 60] [--quick]
+    python -m benchmarks.real_pretrain_vs_scratch [--set fashion|digits|all] [--budget 120] [--pretrain 60] [--quick]
 
 writes benchmarks/results/real_pretrain_vs_scratch.{md,json}. Run it alone on the machine.
 """
@@ -32,24 +32,26 @@ import time
 from pathlib import Path
 
 from benchmarks._common import ROOT, compose, interleaved, median, parse_args, quiet, write_result
+from benchmarks._real_data import SETS
 
-TASKS = {  # task: (dataset folder, its unlabeled training images, metric, model overrides, data overrides)
+TASKS = {  # task: (dataset layout (folder <set>_<layout>), its unlabeled training images, metric, model
+    # overrides, data overrides); both sets have 10 classes
     "detection": (
-        "fashion_det",
+        "det",
         "images/train",
         "val/map50",
         ["model=yolo"],
         ["data=yolo", "data.num_classes=10", "data.image_size=256"],
     ),
     "segmentation": (
-        "fashion_seg",
+        "seg",
         "train/images",
         "val/miou",
         ["model=unet", "model/net=smp", "model.net.depth=4"],
         ["data=mask_folder", "data.num_classes=11", "data.image_size=128"],
     ),
     "verification": (
-        "fashion_ids",
+        "ids",
         "train",
         "val/auroc",
         ["model=siamese"],
@@ -97,9 +99,9 @@ def train(overrides: list[str], out: Path) -> tuple[dict, float]:
     return json.loads((out / "metrics.json").read_text()), time.perf_counter() - t0
 
 
-def run_task(task: str, args, data: Path, tmp: Path) -> dict:
-    folder, images, metric, model, data_over = TASKS[task]
-    root = data / folder
+def run_task(task: str, args, root: Path, tmp: Path) -> dict:
+    """The task on the set prepared in `root` (its `<set>_<layout>` folder); runs under `tmp`."""
+    _, images, metric, model, data_over = TASKS[task]
     pre_over, model_over, key = encoder_overrides(task, args.timm)
     quick = ["+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"] if args.quick else []
     pre_data = [f"data.root={root / images}", f"data.image_size={data_over[-1].split('=')[-1]}"]
@@ -129,7 +131,7 @@ def run_task(task: str, args, data: Path, tmp: Path) -> dict:
             "train_budget_s": round(seconds, 1),
             "wall_s": round(wall, 1),
         }
-        print(f"{task} {side}: {metric}={metrics.get(metric)} ({wall:.0f} s)", flush=True)
+        print(f"{root.name} {task} {side}: {metric}={metrics.get(metric)} ({wall:.0f} s)", flush=True)
     return result
 
 
@@ -178,6 +180,7 @@ def main() -> None:
             p.add_argument(
                 "--data", type=Path, default=ROOT / "data" / "real", help="prepared data (%(default)s)"
             ),
+            p.add_argument("--set", choices=[*SETS, "all"], default="all", help="real set (%(default)s)"),
             p.add_argument("--tasks", default=",".join(TASKS), help="comma-separated (%(default)s)"),
             p.add_argument("--repeats", type=int, default=7, help="start-up timing repeats (%(default)s)"),
         ),
@@ -185,30 +188,29 @@ def main() -> None:
     quiet()
     if args.quick:
         args.budget, args.pretrain, args.repeats = 6.0, 3.0, 2
-    source = args.data / "source.json"
-    if not source.is_file():  # `make bench-real` goes on: the package files are fetched only explicitly
+    tasks = args.tasks.split(",")
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        raise SystemExit(f"error: --tasks: unknown {unknown}; choose from {list(TASKS)}")
+    path = args.data / "source.json"
+    prepared = json.loads(path.read_text()) if path.is_file() else {}
+    sets = [s for s in (SETS if args.set == "all" else [args.set]) if s in prepared]
+    if not sets:  # `make bench-real` goes on: the package files are fetched only explicitly
         print(
-            f"skipped: no prepared data in {args.data}; run `python -m benchmarks._real_data --fetch && "
-            "python -m benchmarks._real_data` once"
+            f"skipped: no prepared data for --set {args.set} in {args.data}; run "
+            "`python -m benchmarks._real_data --fetch && python -m benchmarks._real_data` once"
         )
         return
+    if args.set == "all" and len(sets) < len(SETS):
+        print(f"only {', '.join(sets)} prepared in {args.data}: the other sets are left out", flush=True)
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench_pretrain_") as tmp:
-        for task in args.tasks.split(","):
-            results[task] = run_task(task, args, args.data, Path(tmp))
+        for name in sets:
+            results[name] = {}
+            for task in tasks:
+                folder = args.data / f"{name}_{TASKS[task][0]}"
+                results[name][task] = run_task(task, args, folder, Path(tmp) / name)
     start = startup(args.repeats)
-    rows = [
-        [
-            task,
-            r["metric"],
-            r["scratch"]["value"],
-            r["pretrained"]["value"],
-            f"{args.pretrain:g} ({r['pretrain_s']:.0f} wall)",
-            r["pretrained_counted"]["value"],
-            r["pretrained_counted"]["train_budget_s"],
-        ]
-        for task, r in results.items()
-    ]
     headers = [
         "task",
         "metric",
@@ -218,8 +220,37 @@ def main() -> None:
         "pretrained, pretraining counted",
         "its fine-tuning s",
     ]
-    start_rows = [[name, seconds] for name, seconds in start.items()]
+    tables = [
+        (
+            f"Validation metric at an equal training budget, `{name}`: {prepared[name]['description']}:",
+            headers,
+            [
+                [
+                    task,
+                    r["metric"],
+                    r["scratch"]["value"],
+                    r["pretrained"]["value"],
+                    f"{args.pretrain:g} ({r['pretrain_s']:.0f} wall)",
+                    r["pretrained_counted"]["value"],
+                    r["pretrained_counted"]["train_budget_s"],
+                ]
+                for task, r in results[name].items()
+            ],
+        )
+        for name in sets
+    ]
+    tables.append(
+        (
+            "Start-up: seconds to build model=siamese (timm resnet18) — median:",
+            ["weights", "seconds"],
+            [[name, seconds] for name, seconds in start.items()],
+        )
+    )
     notes = (
+        "Data: `python -m benchmarks._real_data` (benchmarks/_real_data.py says how): "
+        + "; ".join(f"`{name}` from {packages(prepared[name])}" for name in sets)
+        + ". Detection and segmentation scenes are the set's real objects pasted on tiles of real photographs "
+        "(disjoint between train and val), verification its 10 classes as identities (5 train, 5 held out). "
         f"Pretraining: `experiment=pretrain` on each task's own training images (labels unused) for "
         f"{args.pretrain:g} s of `trainer.max_time` (its wall time, start-up and validation included, beside it). "
         "Every run is one process's in-process `train` with `trainer.max_time`, one torch thread, one loader "
@@ -231,25 +262,27 @@ def main() -> None:
     write_result(
         "real_pretrain_vs_scratch",
         "From scratch vs self-pretrained at an equal budget, and start-up with cached weights by name",
-        [
-            ("Validation metric at an equal training budget:", headers, rows),
-            (
-                "Start-up: seconds to build model=siamese (timm resnet18) — median:",
-                ["weights", "seconds"],
-                start_rows,
-            ),
-        ],
+        tables,
         {
             "budget_s": args.budget,
             "pretrain_s": args.pretrain,
             "timm": args.timm,
             "results": results,
             "startup_s": start,
-            "source": json.loads(source.read_text()),
+            "source": {name: prepared[name] for name in sets},
         },
         args.out,
         notes,
         quick=args.quick,
+    )
+
+
+def packages(entry: dict) -> str:
+    """`name` version (registry) of each package file a set was prepared from (its source.json entry)."""
+    return " and ".join(
+        f"`{entry[registry]['package']}` {entry[registry]['version']} ({label})"
+        for registry, label in (("debian", "Debian"), ("pypi", "PyPI"))
+        if registry in entry
     )
 
 

@@ -7,6 +7,7 @@ a dict of loss terms with the total under "loss", and its own validation/test st
 from __future__ import annotations
 
 import inspect
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -54,6 +55,7 @@ class TaskModule(pl.LightningModule):
         self.plot_every_n_epochs = plot_every_n_epochs
         self.num_plot_images = num_plot_images
         self._term_sums: dict[str, tuple[torch.Tensor, int]] = {}  # loss term -> (weighted sum, samples)
+        self._step_terms: list[tuple[dict[str, torch.Tensor], int]] = []  # ({term: value}, batch size)
         # "<stage>/confusion_matrix" -> {"labels", "matrix"}: the last evaluation's, for metrics.json
         self.confusion: dict[str, dict] = {}
 
@@ -70,23 +72,37 @@ class TaskModule(pl.LightningModule):
         losses = self.compute_losses(batch)
         self.check_finite(losses)
         bs = self.batch_size_of(batch)
-        self._add_terms(losses, bs)
+        self._keep_terms(losses, bs)
         if self._logs_this_step(batch_idx):
             self.log("train/loss_step", losses["loss"].detach(), prog_bar=True, batch_size=bs, sync_dist=True)
         return losses["loss"]
 
     # Each `self.log` call costs Lightning about 1.5 ms on the CPU, several % of a small model's step
     # (benchmarks/overhead.py): the step loss is logged only on the steps the loggers write (and the
-    # first), and every term's epoch mean is summed here and logged once per epoch.
+    # first), and every term's epoch mean is summed here and logged once per epoch. The terms are kept
+    # as detached values and summed every FOLD_EVERY steps (one stack per term, not ~3 tensor ops per
+    # term and step).
     def _logs_this_step(self, batch_idx: int) -> bool:
         every = max(1, int(getattr(self._trainer, "log_every_n_steps", 1) or 1))
         return batch_idx == 0 or (self.global_step + 1) % every == 0
 
-    def _add_terms(self, losses: dict[str, torch.Tensor], batch_size: int) -> None:
+    FOLD_EVERY = 64  # steps whose loss terms are kept before they are summed (bounds their memory)
+
+    def _keep_terms(self, losses: dict[str, torch.Tensor], batch_size: int) -> None:
+        self._step_terms.append(({key: value.detach() for key, value in losses.items()}, batch_size))
+        if len(self._step_terms) >= self.FOLD_EVERY:
+            self._fold_terms()
+
+    def _fold_terms(self) -> None:
+        """Add the kept steps' terms, weighted by their batch sizes, to the epoch's sums."""
+        steps, self._step_terms = self._step_terms, []
         with torch.no_grad():
-            for key, value in losses.items():
+            for key in dict.fromkeys(key for terms, _ in steps for key in terms):
+                kept = [(terms[key], size) for terms, size in steps if key in terms]
+                values = torch.stack([value.float() for value, _ in kept])
+                sizes = torch.tensor([size for _, size in kept], dtype=values.dtype, device=values.device)
                 total, count = self._term_sums.get(key, (0.0, 0))
-                self._term_sums[key] = (total + value.detach().float() * batch_size, count + batch_size)
+                self._term_sums[key] = (total + (values * sizes).sum(), count + sum(s for _, s in kept))
 
     def on_fit_start(self) -> None:
         self._fit_started = time.monotonic()
@@ -96,11 +112,12 @@ class TaskModule(pl.LightningModule):
         return None
 
     def on_train_epoch_start(self) -> None:
-        self._term_sums = {}
+        self._term_sums, self._step_terms = {}, []
         self.finetune.apply(self.pretrained_part(), self.current_epoch)
 
     def on_train_epoch_end(self) -> None:
         """train/loss_epoch and every loss term: batch-size-weighted epoch means, averaged over DDP ranks."""
+        self._fold_terms()
         sums, self._term_sums = self._term_sums, {}
         for key, (total, count) in sums.items():
             name = "train/loss_epoch" if key == "loss" else f"train/{key}"
@@ -110,8 +127,9 @@ class TaskModule(pl.LightningModule):
         self.log("time/elapsed_s", elapsed, sync_dist=True)  # the mean over DDP ranks
 
     def check_finite(self, losses: dict[str, torch.Tensor]) -> None:
-        """Stop with a clear message on a NaN/inf loss rather than training on garbage."""
-        if torch.isfinite(losses["loss"]).item():
+        """Stop with a clear message on a NaN/inf loss rather than training on garbage: one `.item()`,
+        no tensor op (on a GPU it waits for the step's kernels, as any `loss.item()` does)."""
+        if math.isfinite(losses["loss"].item()):
             return
         bad = {k: float(v) for k, v in losses.items() if not torch.isfinite(v).all()}
         raise NonFiniteError(

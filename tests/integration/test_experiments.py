@@ -38,9 +38,15 @@ def test_decoder_depth_quick_study_regenerates_table_plot_and_readme(tmp_path):
     from experiments.decoder_depth.run import run as run_decoder_depth
 
     rows = run_decoder_depth(tmp_path / "depth", quick=True, sweep_dir=tmp_path / "sweeps" / "depth")
-    assert [(r["backend"], r["depth"]) for r in rows] == [("own", 2), ("smp", 2)]
-    assert [(r["n"], r["seeds"]) for r in rows] == [(2, "1 2")] * 2  # mean ± std over the seeds
-    assert all(0 <= r["miou"] <= 1 and r["step_ms"] > 0 and 0 < r["params_used"] <= r["params"] for r in rows)
+    assert [(r["data"], r["depth"], r["n"], r["seeds"]) for r in rows] == [
+        ("synthetic", 2, 2, "1 2"),
+        ("synthetic", 3, 2, "1 2"),
+    ]
+    best, other = sorted(rows, key=lambda r: not r["best"])
+    # the paired difference is the mean of the per-seed differences, inside its own interval
+    assert other["diff"] == pytest.approx(sum(o - b for o, b in zip(other["values"], best["values"])) / 2)
+    assert other["ci_low"] < other["diff"] < other["ci_high"] and best["diff"] == 0
+    assert all(r["epochs"] == [2, 2] and r["step_ms"] > 0 and r["params"] > 0 for r in rows)
     assert_regenerated(tmp_path / "depth", "decoder_depth")
 
 

@@ -90,6 +90,26 @@ def test_resume_without_checkpoint_says_how(tmp_path):
         run_train(cfg)
 
 
+def test_epoch_loss_terms_are_batch_weighted_means_over_every_step(tmp_path):
+    """The terms kept per step and summed every FOLD_EVERY steps give the exact weighted epoch mean."""
+    import torch
+
+    module = build(make_cfg(tmp_path, TINY_UNET).model, "model")
+    gen = torch.Generator().manual_seed(0)
+    steps = 2 * module.FOLD_EVERY + 5  # two folds and a remainder
+    values = torch.rand(steps, 2, generator=gen, dtype=torch.float64)
+    sizes = torch.randint(1, 9, (steps,), generator=gen)
+    for (loss, ce), size in zip(values, sizes):
+        module._keep_terms({"loss": loss.float(), "ce": ce.float()}, int(size))
+    module._fold_terms()
+    for i, key in enumerate(("loss", "ce")):
+        total, count = module._term_sums[key]
+        expected = (values[:, i].float().double() * sizes).sum() / sizes.sum()
+        assert count == int(sizes.sum())
+        assert abs(float(total) / count - float(expected)) < 1e-6
+    assert module._step_terms == []
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS)
 def test_training_loss_is_logged_per_logging_step_and_per_epoch(tmp_path, model):
