@@ -12,11 +12,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# overrides of a tiny CPU run (no progress bar, no workers)
+# overrides of a tiny CPU run: no progress bar, no plots (drawing them costs more than the tiny training;
+# a test that looks at plots/ turns them on after these: `model.plot_every_n_epochs=1`)
 COMMON = [
     "trainer.accelerator=cpu",
     "++trainer.enable_progress_bar=false",
     "callbacks.rich_progress_bar=null",
+    "model.plot_every_n_epochs=null",
 ]
 
 TINY: dict[str, list[str]] = {

@@ -11,7 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from tests.conftest import CONF, make_cfg, run_train
-from tests.tiny_models import COMMON, TINY
+from tests.tiny_models import TINY, tiny
 
 TOOL_MODELS = ["unet", "yolo", "siamese"]
 # two epochs (a curve for `compare`), every evaluation plotted, no early stop
@@ -56,7 +56,7 @@ def train_tool_runs(root: Path) -> dict[str, Path]:
         run_dir = root / model
         overrides = tiny_overrides(model, *EPOCHS)
         cfg = make_cfg(run_dir, overrides)
-        write_hydra_files(run_dir, cfg, [*overrides, *COMMON])
+        write_hydra_files(run_dir, cfg, tiny(model, *EPOCHS))  # as typed: plots on (EPOCHS last)
         run_train(cfg)
         runs[model] = run_dir
     return runs

@@ -69,6 +69,7 @@ DATASETS = {  # name -> (overrides on top of the experiment, the metric compared
 }
 QUICK = [
     "model.net.depth=2,3",
+    "model.plot_every_n_epochs=null",  # no per-run plots: the study draws its own from the numbers
     "seed=1,2",
     "trainer.max_epochs=2",
     "+trainer.limit_train_batches=2",

@@ -39,7 +39,13 @@ TINY_DATA = [
     "data.batch_size=8",
     "data.num_workers=0",
 ]
-QUICK = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", *TINY_DATA]
+# no per-run plots in quick mode: the study draws its own from the numbers
+QUICK = [
+    "trainer.max_epochs=1",
+    "+trainer.limit_train_batches=2",
+    "model.plot_every_n_epochs=null",
+    *TINY_DATA,
+]
 
 
 def yolo11_available() -> bool:

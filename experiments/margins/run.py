@@ -38,6 +38,7 @@ SWEEPS = {
 QUICK_SWEEPS = {"contrastive": ["model.loss.margin=0.5"]}
 QUICK = [
     "seed=1,2",
+    "model.plot_every_n_epochs=null",  # no per-run plots: the study draws its own from the numbers
     "trainer.max_epochs=1",
     "+trainer.limit_train_batches=2",
     "data.reader.num_train_identities=16",

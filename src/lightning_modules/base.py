@@ -43,7 +43,7 @@ class TaskModule(pl.LightningModule):
         optim: Callable,
         schedule: Callable,
         monitor: str,
-        plot_every_n_epochs: int,
+        plot_every_n_epochs: int | None,
         num_plot_images: int,
         freeze_pretrained_epochs: int,
         pretrained_lr_mult: float,
@@ -173,9 +173,14 @@ class TaskModule(pl.LightningModule):
         return path
 
     def should_plot(self) -> bool:
-        """Plot on the last epoch, every N epochs, and in test/validate runs; never in sanity checks."""
+        """Plot on the last epoch, every N epochs, and in test/validate runs; never in sanity checks, nor
+        at all when `plot_every_n_epochs` is null."""
         trainer = self.trainer
-        if trainer.sanity_checking or getattr(trainer, "fast_dev_run", False):
+        if (
+            self.plot_every_n_epochs is None
+            or trainer.sanity_checking
+            or getattr(trainer, "fast_dev_run", False)
+        ):
             return False
         if not trainer.training and trainer.state.fn != "fit":
             return True

@@ -46,7 +46,7 @@ class Detector(TaskModule):
         map_iou_thresholds: list[float] | None,
         optim: Callable,
         schedule: Callable,
-        plot_every_n_epochs: int,
+        plot_every_n_epochs: int | None,
         num_plot_images: int,
         monitor: str,
         freeze_pretrained_epochs: int,

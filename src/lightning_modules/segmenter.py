@@ -44,7 +44,7 @@ class Segmenter(TaskModule):
         optim: Callable,
         schedule: Callable,
         monitor: str,
-        plot_every_n_epochs: int,
+        plot_every_n_epochs: int | None,
         num_plot_images: int,
         freeze_pretrained_epochs: int,
         pretrained_lr_mult: float,

@@ -46,7 +46,7 @@ class Siamese(TaskModule):
         optim: Callable,
         schedule: Callable,
         monitor: str,
-        plot_every_n_epochs: int,
+        plot_every_n_epochs: int | None,
         num_plot_images: int,
         plot_identities: int,
     ):

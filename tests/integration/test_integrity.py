@@ -36,6 +36,21 @@ def _one_error_line(proc) -> str:
     return errors[0]
 
 
+def _guard_line(cfg, capsys) -> str:
+    """In-process: the run guard (a Hydra callback, conf/hydra/default.yaml) on `cfg`'s hydra.run.dir; its
+    one line. The command-line wiring, before Hydra writes anything, is tested once (the CLI tests below)."""
+    from src.runtime.runs.run_guard import RunGuard
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        RunGuard().on_run_start(cfg)
+    assert stop.value.code == 2
+    out = capsys.readouterr()
+    lines = [line for line in (out.out + out.err).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
 def _save_run_config(run_dir, cfg) -> None:
     """What Hydra leaves in a run folder: .hydra/config.yaml, the config without its `hydra` node."""
     (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
@@ -113,7 +128,7 @@ def test_second_run_into_a_held_folder_is_refused(tmp_path, model, live_pid):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS[:1])  # model-independent: run once, on the cheapest model
-def test_resume_with_another_model_is_refused_before_writing(tmp_path, model):
+def test_resume_with_another_model_is_refused_before_writing(tmp_path, model, capsys):
     run_dir = tmp_path / "run"
     saved = make_cfg(run_dir, tiny(model))
     _save_run_config(run_dir, saved)
@@ -125,11 +140,12 @@ def test_resume_with_another_model_is_refused_before_writing(tmp_path, model):
     proc = run_cli([*tiny(other), f"hydra.run.dir={run_dir}", "ckpt_path=last"])
     line = _one_error_line(proc)
     assert "model._target_" in line and str(run_dir) in line
-    # the same model with another batch size and seed: refused too, naming both
-    proc = run_cli(
-        [*tiny(model), "data.batch_size=4", "seed=7", f"hydra.run.dir={run_dir}", "ckpt_path=last"]
+    # the same model with another batch size and seed: refused too, naming both (the same guard, in-process)
+    again = make_cfg(
+        tmp_path / "other",
+        [*tiny(model), "data.batch_size=4", "seed=7", f"hydra.run.dir={run_dir}", "ckpt_path=last"],
     )
-    line = _one_error_line(proc)
+    line = _guard_line(again, capsys)
     assert "data.batch_size=8 (now 4)" in line and "seed=42 (now 7)" in line
     assert {p.name: p.read_text() for p in (run_dir / ".hydra").iterdir()} == before  # the record kept
     assert sorted(p.name for p in run_dir.iterdir()) == [".hydra", "checkpoints"]
@@ -195,12 +211,11 @@ def test_diverging_unet_stops_with_one_line_and_no_bad_checkpoint(tmp_path):
     assert not (run_dir / "metrics.json").exists()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS[:1])  # model-independent: run once, on the cheapest model
-def test_unwritable_output_folder_is_one_line(model):
+def test_unwritable_output_folder_is_one_line(tmp_path, model, capsys):
     folder = "/proc/imagelab-no-such-folder/run"  # not creatable, even by root
-    line = _one_error_line(run_cli([*tiny(model), f"hydra.run.dir={folder}"]))
-    assert folder in line
+    line = _guard_line(make_cfg(tmp_path, [*tiny(model), f"hydra.run.dir={folder}"]), capsys)
+    assert folder in line and "cannot write to the output folder" in line
 
 
 @pytest.mark.slow

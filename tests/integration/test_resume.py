@@ -37,7 +37,7 @@ RESUME_DATA = {
 }
 
 
-def _resume_args(run_dir, model, *extra):
+def _resume_args(model, *extra):
     base = [a for a in tiny(model) if not a.startswith(("data.num_workers", "data.reader.num_train"))]
     return [
         *base,
@@ -46,7 +46,6 @@ def _resume_args(run_dir, model, *extra):
         "trainer.max_epochs=3",
         "test=false",
         "++callbacks.last_checkpoint.every_n_train_steps=3",
-        f"hydra.run.dir={run_dir}",
         *extra,
     ]
 
@@ -54,25 +53,24 @@ def _resume_args(run_dir, model, *extra):
 @pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS)
 def test_killed_run_resumes_to_the_same_result(tmp_path, model):
-    straight, broken = tmp_path / "straight", tmp_path / "broken"
-    done = run_cli(_resume_args(straight, model))
-    assert done.returncode == 0, done.stderr[-3000:]
-
+    # one process trains the reference and the run to kill, one after the other (a two-job multirun:
+    # job 0 never reaches step 999, job 1 is killed at step 7), so each model pays two starts, not three
+    runs = tmp_path / "runs"
+    kill = "+callbacks.kill._target_=tests.integration.test_resume.KillAfterStep"
     killed = run_cli(
-        _resume_args(
-            broken,
-            model,
-            "+callbacks.kill._target_=tests.integration.test_resume.KillAfterStep",
-            "+callbacks.kill.step=7",
-        )
+        ["-m", *_resume_args(model, kill, "+callbacks.kill.step=999,7", f"hydra.sweep.dir={runs}")]
     )
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert killed.returncode == -signal.SIGKILL, (killed.stdout + killed.stderr)[-3000:]
+    straight, broken = runs / "0", runs / "1"
+    assert (straight / "metrics.json").is_file()  # the reference finished before job 1 started
+    assert not (straight / "plots").exists()  # tiny(): model.plot_every_n_epochs=null draws nothing
     last = broken / "checkpoints" / "last.ckpt"
     saved = torch.load(last, weights_only=True)
     assert (saved["epoch"], saved["global_step"]) == (1, 6)  # mid-epoch: 2 of epoch 1's 4 batches done
     assert not (broken / "metrics.json").exists()
 
-    resumed = run_cli(_resume_args(broken, model, "ckpt_path=last"))  # the same command, the same folder
+    # the killed run's command (less the kill) in its folder, as a single run
+    resumed = run_cli(_resume_args(model, f"hydra.run.dir={broken}", "ckpt_path=last"))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     done_straight = torch.load(straight / "checkpoints" / "last.ckpt", weights_only=True)
     done_resumed = torch.load(last, weights_only=True)

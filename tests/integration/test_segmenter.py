@@ -168,7 +168,11 @@ def test_trains_on_a_mask_folder_then_predicts(tmp_path):
 def test_trains_on_a_voc_layout(tmp_path):
     root = write_voc(tmp_path / "voc")
     run = tmp_path / "run"
-    run_train(make_cfg(run, ["model=unet", "data=voc_seg", f"data.root={root}", *TINY]))
+    run_train(
+        make_cfg(
+            run, ["model=unet", "data=voc_seg", f"data.root={root}", *TINY, "model.plot_every_n_epochs=null"]
+        )
+    )
     metrics = read_metrics(run)
     assert 0.0 <= metrics["val/miou"] <= 1.0 and 0.0 <= metrics["test/miou"] <= 1.0
     assert "val/iou_background" in metrics and "val/iou_tvmonitor" not in metrics  # absent classes left out

@@ -94,6 +94,7 @@ def test_identity_folder_train_then_lfw_eval_and_predict(tmp_path):
             "data.reader.num_val_pairs=20",
             "data.reader.num_test_pairs=20",
             "trainer.max_epochs=2",
+            "model.plot_every_n_epochs=null",  # plots: not looked at here
         ],
     )
     run_train(cfg)

@@ -1,4 +1,5 @@
-"""Multirun sweeps: a failed job does not stop the others; summary.csv/md/png; `python -m src.report`."""
+"""Multirun sweeps (joblib and submitit launchers here; the basic one in test_sweep_resume.py, test_ddp.py): a
+failed job does not stop the others; summary.csv/md/png; `python -m src.report`."""
 
 from __future__ import annotations
 
@@ -24,9 +25,12 @@ def read_csv(path: Path) -> list[dict]:
 @pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS[:1])  # model-independent: run once, on the cheapest model
 def test_sweep_with_a_failing_job_reports_every_job(tmp_path, model):
+    """In joblib's (loky's) processes, which replace the default multiprocessing context: DataLoader workers
+    still start (data.num_workers=1), and a failing job does not stop the others."""
     key, (a, b), bad = SWEEP[model]
     sweep = tmp_path / "sweep"
-    args = ["-m", *tiny(model, "trainer.max_epochs=1", "test=false", "logger=wandb"), f"{key}={a},{bad},{b}"]
+    overrides = tiny(model, "trainer.max_epochs=1", "test=false", "logger=wandb", "data.num_workers=1")
+    args = ["-m", "launcher=joblib", *overrides, f"{key}={a},{bad},{b}"]
     proc = run_cli([*args, f"hydra.sweep.dir={sweep}"])
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
@@ -163,18 +167,6 @@ def test_submitit_local_launcher_runs_a_sweep(tmp_path, model):
     assert [r[key] for r in rows] == [a, b] and [r["status"] for r in rows] == ["ok", "ok"]
     assert all((sweep / str(i) / "metrics.json").is_file() for i in (0, 1))
     assert list((sweep / ".submitit").iterdir())  # submitit's job folders
-
-
-@pytest.mark.slow
-def test_joblib_launcher_jobs_keep_their_loader_workers(tmp_path):
-    """loky's processes replace the default multiprocessing context; DataLoader workers still start."""
-    key, (a, b), _ = SWEEP["unet"]
-    sweep = tmp_path / "sweep"
-    overrides = tiny("unet", "trainer.max_epochs=1", "test=false", "data.num_workers=1")
-    proc = run_cli(["-m", "launcher=joblib", *overrides, f"{key}={a},{b}", f"hydra.sweep.dir={sweep}"])
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    rows = read_csv(sweep / "summary.csv")
-    assert [r["status"] for r in rows] == ["ok", "ok"], rows
 
 
 def test_report_over_seeds(tmp_path):
