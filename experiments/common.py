@@ -144,7 +144,7 @@ def footer(wall_s: float, command: str) -> str:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     shared = (
         " The 15-minute load average exceeded the core count: the machine was shared with other work, so "
-        "the wall time is longer than on a quiet machine (the budget of the study is ~15 min there)."
+        "the wall time is longer than on a quiet machine."
         if os.getloadavg()[2] > (os.cpu_count() or 1)
         else ""
     )

@@ -283,9 +283,16 @@ def reading(name: str, rows: list[dict], patience: int) -> str:
         )
     )
     if not worse:
+        bound = max(max(abs(r["ci_low"]), abs(r["ci_high"])) for r in tied) if tied else float("nan")
         lines.append(
-            f"- **On this data depth does not matter** within what {best['n']} paired seeds resolve: every "
-            "difference to the best depth is inside its confidence interval of 0."
+            f"- **No difference between depths is resolved** with {best['n']} paired seeds: every interval "
+            f"contains 0. What the intervals rule out is a loss of more than {bound:.3f} from choosing "
+            "another depth than the best"
+            + (
+                " — on this data, depth does not matter at that resolution."
+                if bound <= 0.05
+                else "; a finer answer needs more seeds or a less noisy validation set."
+            )
         )
     cheapest = min(rows, key=lambda r: r["params"])
     lines.append(
@@ -293,8 +300,10 @@ def reading(name: str, rows: list[dict], patience: int) -> str:
         f"{rows[0]['step_ms']:.0f} → {rows[-1]['step_ms']:.0f} ms from depth {rows[0]['depth']} to "
         f"{rows[-1]['depth']}"
         + (
-            f"; depth {cheapest['depth']}, the cheapest, is as good as the best."
-            if cheapest in tied or cheapest is best
+            f"; depth {cheapest['depth']}, the cheapest, is the best."
+            if cheapest is best
+            else f"; depth {cheapest['depth']}, the cheapest, is not resolved from the best."
+            if cheapest in tied
             else "."
         )
     )
