@@ -75,7 +75,7 @@ def section() -> str:
             "Each study is a folder of `experiments/` with its Hydra experiment config "
             "(`conf/experiment/<study>.yaml`, a sweep), a runner that launches it and regenerates the "
             "tables, plots and the README's results from the run, and how to run it on the real datasets and "
-            "a GPU. `make experiments` runs all four (each sized for ~15 min on a quiet 2-core CPU; `--quick` "
+            "a GPU. `make experiments` runs all four (sized for ~15 min each on a quiet 2-core CPU, the decoder-depth study ~40 min; `--quick` "
             "is a smoke run, tested in `tests/integration/test_experiments.py`). The tables below are copied from the "
             "studies' generated `results.md` by `python -m experiments.top_readme`."
         ),

@@ -10,7 +10,7 @@ mean difference to the best depth with its 95 % t confidence interval over the s
 `results.md` / `results.csv`, `decoder_depth.png`, each sweep's `<data>_summary.*`, and the results
 block of README.md (tables and reading, generated from the numbers).
 
-    python -m experiments.decoder_depth.run                  # both data sets (~50 min on a quiet 2-core CPU)
+    python -m experiments.decoder_depth.run                  # both data sets (~40 min on a quiet 2-core CPU)
     python -m experiments.decoder_depth.run --data synthetic # one of them
     python -m experiments.decoder_depth.run --quick          # depths 2-3, 2 seeds, 2 batches (smoke test)
     python -m experiments.decoder_depth.run --from logs/experiments/decoder_depth/<time>   # re-report
