@@ -182,6 +182,7 @@ def measure(name: str, jobs, repeats: int) -> list[dict]:
                 "gains": [h["last_gain"] for _, _, h in group],
                 "last_gain": max((h["last_gain"] for _, _, h in group), default=float("nan")),
                 "max_epochs": int(cfg["trainer"]["max_epochs"]),
+                "patience": int(cfg["callbacks"]["early_stopping"]["patience"]),
                 "curves": [h["curve"] for _, _, h in group],
                 "params": params,
                 "step_ms": ms,
@@ -237,7 +238,7 @@ def table(rows: list[dict]) -> str:
     return common.markdown_table(header, body)
 
 
-def reading(name: str, rows: list[dict], patience: int) -> str:
+def reading(name: str, rows: list[dict]) -> str:
     """What the numbers say, generated from them: the plateau, which differences are real, the cost."""
     if not rows:
         return ""
@@ -246,7 +247,7 @@ def reading(name: str, rows: list[dict], patience: int) -> str:
     capped = sum(e >= r["max_epochs"] for r in rows for e in r["epochs"])
     gain = max((r["last_gain"] for r in rows if not math.isnan(r["last_gain"])), default=float("nan"))
     lines = [
-        f"- **Plateau.** {runs - capped} of {runs} runs stopped early ({patience} epochs without a val mIoU "
+        f"- **Plateau.** {runs - capped} of {runs} runs stopped early ({rows[0]['patience']} epochs without a val mIoU "
         f"gain ≥ min_delta), {capped} reached the {rows[0]['max_epochs']}-epoch ceiling; "
         + (
             f"too few epochs to check a plateau over the last {LAST}."
@@ -363,9 +364,7 @@ def report(
     for name, sweep_dir in sweeps.items():
         jobs = common.jobs_of(sweep_dir, partial)
         data_rows = measure(name, jobs, repeats)
-        cfg = OmegaConf.load(jobs[0].path / ".hydra" / "config.yaml")
-        patience = int(cfg["callbacks"]["early_stopping"]["patience"])
-        readings.append(reading(name, data_rows, patience))
+        readings.append(reading(name, data_rows))
         rows += data_rows
         common.copy_summary(sweep_dir, out_dir, name)
     (out_dir / "results.md").write_text(table(rows))
