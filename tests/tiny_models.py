@@ -84,6 +84,11 @@ SEARCH: dict[str, tuple[str, dict[str, str]]] = {
 
 MODELS = [m for m in TINY if (ROOT / "conf" / "model" / f"{m}.yaml").is_file()]
 
+# the model whose tiny run costs least in a `train.py` process (its loss imports no smp, and DDP ranks,
+# launcher and search workers each pay a process's start): behaviour that does not depend on the model
+# (sweeps, launchers, DDP, searches, the run lock) is tested once, on it, where it starts processes
+CHEAPEST = "yolo"
+
 
 def tiny(model: str, *extra: str) -> list[str]:
     return [f"model={model}", *TINY[model], *COMMON, *extra]

@@ -13,13 +13,13 @@ import json
 
 import pytest
 
-from tests.tiny_models import MODELS, run_cli, tiny
+from tests.tiny_models import CHEAPEST, run_cli, tiny
 
 START_METHODS = ["popen", "spawn"]  # the sweep's job order
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", MODELS[:1])  # DDP in a multirun does not depend on the model
+@pytest.mark.parametrize("model", [CHEAPEST])  # DDP in a multirun does not depend on the model
 def test_ddp_cpu_inside_multirun(tmp_path, model):
     key = "trainer.strategy.start_method"
     sweep = tmp_path / "sweep"

@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 
 from tests.integration.test_optuna import search_args
 from tests.integration.test_optuna_sweeper import search, two_searches_share_one_study
-from tests.tiny_models import MODELS, start_cli
+from tests.tiny_models import CHEAPEST, start_cli
 
 URL = os.environ.get(
     "IMAGELAB_TEST_POSTGRES_URL", "postgresql+psycopg2://imagelab:imagelab@localhost:5432/imagelab_test"
@@ -38,7 +38,7 @@ def server_reachable(url: str) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", MODELS[:1])  # the sharing does not depend on the model: once, with training
+@pytest.mark.parametrize("model", [CHEAPEST])  # the sharing does not depend on the model: once, with training
 def test_two_workers_share_one_postgres_study(tmp_path, model):
     if not server_reachable(URL):
         pytest.skip(f"no PostgreSQL server at {URL.split('@')[-1]} (run .ci/postgres to start one)")
