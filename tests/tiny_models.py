@@ -114,6 +114,48 @@ def run_cli(args: list[str], timeout: float = 600, project_root: Path | None = N
     )
 
 
+def run_in_process(args: list[str], script: str = "train.py"):
+    """`python <script> <args>` run as its `__main__` in this interpreter (preflight, Hydra, the task), for
+    tests of what a command does, not of its process (exit codes of real processes, kill -9, DDP ranks
+    and launcher workers keep `run_cli`): no second start of torch and Lightning. Returns a
+    CompletedProcess: the exit code of its SystemExit (0 if none), its stdout and stderr."""
+    import contextlib
+    import io
+    import logging
+    import os
+    import runpy
+    import subprocess
+    import sys
+
+    from hydra.core.global_hydra import GlobalHydra
+
+    out, err = io.StringIO(), io.StringIO()
+    argv, cwd, env = sys.argv, os.getcwd(), dict(os.environ)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    code = 0
+    try:
+        os.environ.update({"WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "1"})
+        sys.argv = [script, *args]
+        os.chdir(ROOT)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            runpy.run_path(str(ROOT / script), run_name="__main__")
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+    finally:
+        sys.argv = argv
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(env)
+        GlobalHydra.instance().clear()
+        for handler in root.handlers:  # Hydra's job logging: its console and log-file handlers
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    return subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
+
+
 def start_cli(args: list[str], log_path: Path):
     """`python train.py <args>` in the background (own process group), output to `log_path`."""
     import os
