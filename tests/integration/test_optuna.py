@@ -1,4 +1,8 @@
-"""Optuna searches (hydra/sweeper=imagelab_optuna): search space, failed trials, best params, resume."""
+"""Optuna searches (hydra/sweeper=imagelab_optuna): search space, failed trials, best params, resume.
+
+The searches with training run train.py's `__main__` in this interpreter (tests/tiny_models.run_in_process):
+what is tested is the sweeper, not the process; searches as separate processes: test_optuna_sweeper.py and
+test_optuna_postgres.py."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from optuna.trial import TrialState
 
 from hydra_plugins.imagelab_optuna_sweeper._search_space import distribution_of
 from tests.conftest import make_cfg
-from tests.tiny_models import MODELS, SEARCH, SWEEP, run_cli, tiny
+from tests.tiny_models import MODELS, SEARCH, SWEEP, run_in_process, tiny
 
 
 def dist(line: str):
@@ -86,7 +90,7 @@ def test_failed_trial_does_not_end_the_search(tmp_path, model):
     ]
     sampler = ["hydra.sweeper.sampler._target_=optuna.samplers.RandomSampler", "hydra.sweeper.sampler.seed=0"]
     sampler += [f"hydra.sweeper.enqueue=[{{{key}: {bad}}}, {{{key}: {good}}}]", *fixed]
-    proc = run_cli(search_args(model, tmp_path / "sweep", 2, sampler, {key: f"choice({bad}, {good})"}))
+    proc = run_in_process(search_args(model, tmp_path / "sweep", 2, sampler, {key: f"choice({bad}, {good})"}))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     best = yaml.safe_load((tmp_path / "sweep" / "best_params.yaml").read_text())
     assert best["n_trials"] == 2 and best["n_complete"] == 1 and best["n_fail"] == 1
@@ -121,7 +125,7 @@ def test_pareto_search_over_seeds(tmp_path):
     ]
     args = ["hparams_search=unet_pareto", *overrides, f"hydra.sweep.dir={sweep}", "hydra.sweeper.n_trials=2"]
     args += ["hydra.sweeper.seeds=[1,2]", "model.net.depth=range(1, 2)"]
-    proc = run_cli(args)
+    proc = run_in_process(args)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     study = optuna.load_study(study_name=sweep.name, storage=f"sqlite:///{sweep / 'optuna.db'}")
     assert len(study.trials) == 2 and all(t.state == TrialState.COMPLETE for t in study.trials)
