@@ -14,7 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from src.runtime.runs.sweep_resume import plan
-from tests.tiny_models import run_cli, tiny
+from tests.tiny_models import run_cli, run_in_process, tiny
 
 
 class KillSweepOnce(pl.Callback):
@@ -109,7 +109,8 @@ def test_killed_grid_sweep_resumes(tmp_path):
     ).exists()
     done_0 = (sweep / "0" / "metrics.json").stat().st_mtime_ns
 
-    again = run_cli(args)  # the same command, the same sweep folder
+    # the same command, the same sweep folder (in this interpreter: the first start was the real process)
+    again = run_in_process(args)
     out = again.stdout + again.stderr
     assert again.returncode == 0, out[-3000:]
     assert (sweep / "0" / "metrics.json").stat().st_mtime_ns == done_0  # not trained again
