@@ -23,7 +23,7 @@ from PIL import Image
 from src.errors import ConfigError
 from src.runtime.checkpoints.checkpoint_check import args_with_checkpoint_model, load_checkpoint
 from tests.conftest import ROOT, make_cfg, run_train
-from tests.tiny_models import MODELS, tiny
+from tests.tiny_models import MODELS, run_in_process, tiny
 from tests.tool_runs import EPOCHS
 
 SIZES = [(100, 80), (50, 120), (64, 64)]  # (W, H) of the images predicted on
@@ -221,7 +221,7 @@ def cli(script, args):
 
 @pytest.mark.slow
 def test_command_line_exit_2_and_predict_with_only_ckpt_path(trained_runs, tmp_path):
-    """One model is enough for the subprocess round trip."""
+    """One model is enough for the subprocess round trip of predict.py and eval.py."""
     model = "unet"
     ckpt = trained_runs[model] / "checkpoints" / "last.ckpt"
     empty = tmp_path / "empty.ckpt"
@@ -232,13 +232,13 @@ def test_command_line_exit_2_and_predict_with_only_ckpt_path(trained_runs, tmp_p
         assert (
             proc.returncode == 2 and len(lines) == 1 and "incomplete" in lines[0] and str(empty) in lines[0]
         )
-    proc = cli(
-        "train.py",
+    # train.py's refusal inside its task, in this interpreter (a real process's exit 2: test_integrity.py)
+    proc = run_in_process(
         [
             *tiny(model, *EPOCHS, "model.net.depth=3"),
             f"ckpt_path={ckpt}",
             f"hydra.run.dir={tmp_path / 'resume'}",
-        ],
+        ]
     )
     assert proc.returncode == 2 and "was trained with model=unet net.depth=2" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
