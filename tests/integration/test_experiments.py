@@ -3,9 +3,33 @@ xdist's workers share them out)."""
 
 from __future__ import annotations
 
+import subprocess
+from types import SimpleNamespace
+
 import pytest
+import torch
 
 from experiments.transposed_conv.run import run as run_transposed_conv
+from tests.tiny_models import run_in_process
+
+
+@pytest.fixture
+def launch_in_process(monkeypatch):
+    """experiments.common.launch starts each `python <script> ...` in this interpreter (run_in_process):
+    the study's sweeps, tables, plot and README are what is tested; the margins study starts real ones."""
+    import experiments.common as common
+
+    def run(cmd, cwd, stdout, stderr, env):
+        threads = torch.get_num_threads()
+        torch.set_num_threads(int(env["OMP_NUM_THREADS"]))  # as launch gives its processes
+        try:
+            proc = run_in_process(cmd[2:], script=cmd[1])
+        finally:
+            torch.set_num_threads(threads)
+        stdout.write(proc.stdout + proc.stderr)
+        return proc
+
+    monkeypatch.setattr(common, "subprocess", SimpleNamespace(run=run, STDOUT=subprocess.STDOUT))
 
 
 def test_transposed_conv_study_regenerates_its_readme(tmp_path):
@@ -34,7 +58,7 @@ def test_margins_quick_study_regenerates_table_plot_and_readme(tmp_path):
 
 
 @pytest.mark.slow
-def test_decoder_depth_quick_study_regenerates_table_plot_and_readme(tmp_path):
+def test_decoder_depth_quick_study_regenerates_table_plot_and_readme(tmp_path, launch_in_process):
     from experiments.decoder_depth.run import run as run_decoder_depth
 
     rows = run_decoder_depth(tmp_path / "depth", quick=True, sweep_dir=tmp_path / "sweeps" / "depth")
@@ -51,7 +75,7 @@ def test_decoder_depth_quick_study_regenerates_table_plot_and_readme(tmp_path):
 
 
 @pytest.mark.slow
-def test_iou_thresholds_quick_study_regenerates_table_plot_and_readme(tmp_path):
+def test_iou_thresholds_quick_study_regenerates_table_plot_and_readme(tmp_path, launch_in_process):
     from experiments.iou_thresholds.run import run as run_iou_thresholds
 
     iou = run_iou_thresholds(tmp_path / "iou", quick=True, sweep_dir=tmp_path / "sweeps" / "iou")
