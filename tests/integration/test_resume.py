@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from tests.conftest import make_cfg
-from tests.tiny_models import MODELS, run_cli, tiny
+from tests.tiny_models import MODELS, run_cli, run_in_process, tiny
 from tests.tool_runs import TOOL_MODELS
 
 
@@ -69,8 +69,9 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, model):
     assert (saved["epoch"], saved["global_step"]) == (1, 6)  # mid-epoch: 2 of epoch 1's 4 batches done
     assert not (broken / "metrics.json").exists()
 
-    # the killed run's command (less the kill) in its folder, as a single run
-    resumed = run_cli(_resume_args(model, f"hydra.run.dir={broken}", "ckpt_path=last"))
+    # the killed run's command (less the kill) in its folder, as a single run (in this interpreter: what is
+    # tested is the resume, the kill -9 was the real process above)
+    resumed = run_in_process(_resume_args(model, f"hydra.run.dir={broken}", "ckpt_path=last"))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     done_straight = torch.load(straight / "checkpoints" / "last.ckpt", weights_only=True)
     done_resumed = torch.load(last, weights_only=True)
