@@ -70,12 +70,22 @@ def trained_runs(tmp_path_factory) -> dict:
     return train_tool_runs(tmp_path_factory.mktemp("tool_runs"))
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups (`--dist loadgroup`)
+@pytest.hookimpl(wrapper=True)  # around xdist's own hook, which reads the groups (`--dist loadgroup`)
 def pytest_collection_modifyitems(items):
-    """The tests of the session-trained runs on one xdist worker, so that those runs are trained once."""
+    """The tests of the session-trained runs on one xdist worker, so that those runs are trained once.
+
+    After xdist's hook: pytest >= 9.2 reads a node's id from its structured `_id`, while xdist (3.8) writes
+    the group suffix (`@trained_runs`) into the legacy `_nodeid`; without the copy below `loadgroup` silently
+    ignores the group and each worker trains the runs (pytest-dev/pytest-xdist#1386)."""
     for item in items:
         if "trained_runs" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("trained_runs"))
+    result = yield
+    for item in items:
+        legacy = getattr(item, "_nodeid", None)
+        if isinstance(legacy, str) and legacy != item.nodeid and hasattr(item, "_id"):
+            item._id = type(item._id).parse(legacy)
+    return result
 
 
 @pytest.fixture
