@@ -1,4 +1,5 @@
-"""Resume and faults: a killed run continues with ckpt_path=last exactly; NaN losses stop with a clear message."""
+"""Resume and faults: a killed run continues exactly (ckpt_path=last, or its sweep run again); NaN losses stop
+with a clear message."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import json
 import math
 import os
 import signal
+from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from tests.conftest import make_cfg
 from tests.tiny_models import MODELS, run_cli, run_in_process, tiny
@@ -18,13 +21,15 @@ from tests.tool_runs import TOOL_MODELS
 
 
 class KillAfterStep(pl.Callback):
-    """`kill -9` of the training process when optimizer step `step` ends (workers and all)."""
+    """`kill -9` of the training process when optimizer step `step` ends (workers and all), once: `marker`
+    remembers it, so that the same command run again goes through."""
 
-    def __init__(self, step: int):
-        self.step = step
+    def __init__(self, step: int, marker: str):
+        self.step, self.marker = step, Path(marker)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step == self.step:
+        if trainer.global_step == self.step and not self.marker.exists():
+            self.marker.write_text("killed")
             os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -50,16 +55,26 @@ def _resume_args(model, *extra):
     ]
 
 
+# how the killed run is resumed: for the first model the same multirun command again in the same sweep folder
+# (sweep resume: the finished job is skipped, the killed one resumed from its last.ckpt; its unit tests:
+# test_sweep_resume.py), for the others its command (less the kill) in its folder as a single run with
+# ckpt_path=last. Both in this interpreter: the kill -9 is the real process.
+RESUMES = [(model, "sweep" if i == 0 else "single") for i, model in enumerate(MODELS)]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("model", MODELS)
-def test_killed_run_resumes_to_the_same_result(tmp_path, model):
+@pytest.mark.parametrize(("model", "resume"), RESUMES)
+def test_killed_run_resumes_to_the_same_result(tmp_path, model, resume):
     # one process trains the reference and the run to kill, one after the other (a two-job multirun:
-    # job 0 never reaches step 999, job 1 is killed at step 7), so each model pays two starts, not three
+    # job 0 never reaches step 999, job 1 is killed at step 7), so each model pays one start
     runs = tmp_path / "runs"
-    kill = "+callbacks.kill._target_=tests.integration.test_resume.KillAfterStep"
-    killed = run_cli(
-        ["-m", *_resume_args(model, kill, "+callbacks.kill.step=999,7", f"hydra.sweep.dir={runs}")]
-    )
+    kill = [
+        "+callbacks.kill._target_=tests.integration.test_resume.KillAfterStep",
+        f"+callbacks.kill.marker={tmp_path / 'killed'}",
+        "+callbacks.kill.step=999,7",
+    ]
+    command = ["-m", *_resume_args(model, *kill, f"hydra.sweep.dir={runs}")]
+    killed = run_cli(command)
     assert killed.returncode == -signal.SIGKILL, (killed.stdout + killed.stderr)[-3000:]
     straight, broken = runs / "0", runs / "1"
     assert (straight / "metrics.json").is_file()  # the reference finished before job 1 started
@@ -68,10 +83,13 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, model):
     saved = torch.load(last, weights_only=True)
     assert (saved["epoch"], saved["global_step"]) == (1, 6)  # mid-epoch: 2 of epoch 1's 4 batches done
     assert not (broken / "metrics.json").exists()
+    assert [_status(runs, i)["status"] for i in (0, 1)] == ["ok", "running"]
+    done_straight_at = (straight / "metrics.json").stat().st_mtime_ns
 
-    # the killed run's command (less the kill) in its folder, as a single run (in this interpreter: what is
-    # tested is the resume, the kill -9 was the real process above)
-    resumed = run_in_process(_resume_args(model, f"hydra.run.dir={broken}", "ckpt_path=last"))
+    if resume == "single":
+        resumed = run_in_process(_resume_args(model, f"hydra.run.dir={broken}", "ckpt_path=last"))
+    else:
+        resumed = run_in_process(command)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     done_straight = torch.load(straight / "checkpoints" / "last.ckpt", weights_only=True)
     done_resumed = torch.load(last, weights_only=True)
@@ -91,6 +109,28 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, model):
         assert {k: v for k, v in rb.items() if not k.startswith(skipped)} == {
             k: v for k, v in ra.items() if not k.startswith(skipped)
         }
+    if resume == "sweep":
+        _assert_sweep_resumed(runs, done_straight_at, resumed.stdout + resumed.stderr)
+
+
+def _status(runs, job: int) -> dict:
+    return json.loads((runs / str(job) / "status.json").read_text())
+
+
+def _assert_sweep_resumed(runs, done_straight_at: int, out: str) -> None:
+    """The rerun of the sweep skipped the finished job (not trained again) and resumed the killed one."""
+    assert (runs / "0" / "metrics.json").stat().st_mtime_ns == done_straight_at
+    status = [_status(runs, i) for i in (0, 1)]
+    assert [s["status"] for s in status] == ["ok", "ok"]
+    assert [s["resume"] for s in status] == ["skipped", "resumed"]
+    assert "Restoring states from the checkpoint" in out or "resumed from" in out
+    ckpts = sorted(p.name for p in (runs / "1" / "checkpoints").iterdir())
+    assert not [c for c in ckpts if "-v" in c], ckpts  # no duplicate checkpoints
+    with open(runs / "summary.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    monitor = OmegaConf.load(runs / "0" / ".hydra" / "config.yaml").model.monitor
+    assert [r["resume"] for r in rows] == ["skipped", "resumed"] and all(r[monitor] for r in rows)
+    assert "this run of the sweep: 1 skipped, 1 resumed" in (runs / "summary.md").read_text()
 
 
 def _csv_rows(run_dir) -> list[dict]:
