@@ -1,5 +1,5 @@
-"""Multirun sweeps (joblib and submitit launchers here; the basic one in test_resume.py (killed and run again), test_ddp.py): a
-failed job does not stop the others; summary.csv/md/png; `python -m src.report`."""
+"""Multirun sweeps (joblib and submitit launchers here; the basic one in test_resume.py, killed and run again,
+and test_ddp.py): a failed job does not stop the others; summary.csv/md/png; `python -m src.report`."""
 
 from __future__ import annotations
 
