@@ -127,10 +127,11 @@ def run_in_process(args: list[str], script: str = "train.py"):
     import subprocess
     import sys
 
+    import torch
     from hydra.core.global_hydra import GlobalHydra
 
     out, err = io.StringIO(), io.StringIO()
-    argv, cwd, env = sys.argv, os.getcwd(), dict(os.environ)
+    argv, cwd, env, threads = sys.argv, os.getcwd(), dict(os.environ), torch.get_num_threads()
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     code = 0
@@ -147,6 +148,7 @@ def run_in_process(args: list[str], script: str = "train.py"):
         os.chdir(cwd)
         os.environ.clear()
         os.environ.update(env)
+        torch.set_num_threads(threads)  # a run's `cpu_threads` (the detectors set 1) stays with that run
         GlobalHydra.instance().clear()
         for handler in root.handlers:  # Hydra's job logging: its console and log-file handlers
             if handler not in handlers:
