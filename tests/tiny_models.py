@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # overrides of a tiny CPU run: no progress bar, no plots (drawing them costs more than the tiny training;
@@ -84,6 +86,10 @@ SEARCH: dict[str, tuple[str, dict[str, str]]] = {
 
 MODELS = [m for m in TINY if (ROOT / "conf" / "model" / f"{m}.yaml").is_file()]
 
+# torch's thread count in a new interpreter, read when the tests are collected (before any run's
+# `cpu_threads` changes it in this one): run_in_process starts each run with it, as `run_cli` would
+FRESH_THREADS = torch.get_num_threads()
+
 # the model whose tiny run costs least in a `train.py` process (its loss imports no smp, and DDP ranks,
 # launcher and search workers each pay a process's start): behaviour that does not depend on the model
 # (sweeps, launchers, DDP, searches, the run lock) is tested once, on it, where it starts processes
@@ -114,11 +120,12 @@ def run_cli(args: list[str], timeout: float = 600, project_root: Path | None = N
     )
 
 
-def run_in_process(args: list[str], script: str = "train.py"):
+def run_in_process(args: list[str], script: str = "train.py", threads: int | None = None):
     """`python <script> <args>` run as its `__main__` in this interpreter (preflight, Hydra, the task), for
     tests of what a command does, not of its process (exit codes of real processes, kill -9, DDP ranks
     and launcher workers keep `run_cli`): no second start of torch and Lightning. Returns a
-    CompletedProcess: the exit code of its SystemExit (0 if none), its stdout and stderr."""
+    CompletedProcess: the exit code of its SystemExit (0 if none), its stdout and stderr. `threads`: torch's
+    threads at the start (default: as a new process has them)."""
     import contextlib
     import io
     import logging
@@ -127,15 +134,17 @@ def run_in_process(args: list[str], script: str = "train.py"):
     import subprocess
     import sys
 
-    import torch
     from hydra.core.global_hydra import GlobalHydra
 
     out, err = io.StringIO(), io.StringIO()
-    argv, cwd, env, threads = sys.argv, os.getcwd(), dict(os.environ), torch.get_num_threads()
+    argv, cwd, env, before = sys.argv, os.getcwd(), dict(os.environ), torch.get_num_threads()
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     code = 0
     try:
+        # torch's threads as a new process has them (a detector run earlier in this interpreter set 1):
+        # results that must match a process's bit for bit (a resume) depend on them
+        torch.set_num_threads(threads or FRESH_THREADS)
         os.environ.update({"WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "1"})
         sys.argv = [script, *args]
         os.chdir(ROOT)
@@ -148,7 +157,7 @@ def run_in_process(args: list[str], script: str = "train.py"):
         os.chdir(cwd)
         os.environ.clear()
         os.environ.update(env)
-        torch.set_num_threads(threads)  # a run's `cpu_threads` (the detectors set 1) stays with that run
+        torch.set_num_threads(before)  # a run's `cpu_threads` (the detectors set 1) stays with that run
         GlobalHydra.instance().clear()
         for handler in root.handlers:  # Hydra's job logging: its console and log-file handlers
             if handler not in handlers:

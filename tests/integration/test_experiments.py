@@ -7,7 +7,6 @@ import subprocess
 from types import SimpleNamespace
 
 import pytest
-import torch
 
 from experiments.transposed_conv.run import run as run_transposed_conv
 from tests.tiny_models import run_in_process
@@ -20,12 +19,8 @@ def launch_in_process(monkeypatch):
     import experiments.common as common
 
     def run(cmd, cwd, stdout, stderr, env):
-        threads = torch.get_num_threads()
-        torch.set_num_threads(int(env["OMP_NUM_THREADS"]))  # as launch gives its processes
-        try:
-            proc = run_in_process(cmd[2:], script=cmd[1])
-        finally:
-            torch.set_num_threads(threads)
+        # torch's threads as launch gives its processes (OMP_NUM_THREADS)
+        proc = run_in_process(cmd[2:], script=cmd[1], threads=int(env["OMP_NUM_THREADS"]))
         stdout.write(proc.stdout + proc.stderr)
         return proc
 
