@@ -58,3 +58,26 @@ def test_iou_thresholds_quick_study_regenerates_table_plot_and_readme(tmp_path):
     assert [r["head"] for r in iou["training"]] == ["yolo", "yolov1"]
     assert sorted(r["nms"] for r in iou["nms"]["yolo"]) == [0.4, 0.6]
     assert_regenerated(tmp_path / "iou", "iou_thresholds")
+
+
+@pytest.mark.slow
+def test_pretraining_quick_study_pairs_each_seed_with_its_own_pretraining_run(tmp_path, monkeypatch):
+    """On a tiny stand-in of the real set: pretraining per seed, both starts per label share, the pairing."""
+    from experiments.pretraining.run import run as run_pretraining
+    from tests.real_data_fakes import prepare_fakes
+
+    data = prepare_fakes(tmp_path, monkeypatch)
+    sweeps = tmp_path / "sweeps" / "pretraining"
+    rows = run_pretraining(tmp_path / "pretraining", quick=True, sweep_dir=sweeps, data=data)
+    assert [(r["task"], r["labels"], len(r["scratch"]), len(r["pretrained"])) for r in rows] == [
+        ("verification", "all", 2, 2),
+        ("verification", "1/8", 2, 2),
+    ]
+    for row in rows:  # the paired difference is the mean of the per-seed differences
+        pairs = zip(row["pretrained"], row["scratch"])
+        assert row["diff"] == pytest.approx(sum(p - s for p, s in pairs) / 2)
+    # seed N fine-tunes from pretraining seed N: the override names its own seed's run
+    log = (sweeps / "verification" / "all" / "launch.log").read_text()
+    for seed in (1, 2):
+        assert f"pretrain/seed{seed}/checkpoints/last.ckpt" in log
+    assert_regenerated(tmp_path / "pretraining", "pretraining")
