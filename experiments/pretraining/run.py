@@ -100,7 +100,7 @@ PRETRAIN = ["experiment=pretrain", "data.num_workers=0", "model.plot_every_n_epo
 SEEDS = "seed=1,2,3"
 QUICK_SEEDS = "seed=1,2"
 QUICK = ["+trainer.limit_train_batches=2", "+trainer.limit_val_batches=2"]
-QUICK_PRETRAIN = ["trainer.max_epochs=2"]
+QUICK_PRETRAIN = ["trainer.max_epochs=1"]
 
 
 def label_overrides(share: float, quick: bool) -> list[str]:
@@ -117,17 +117,19 @@ def label_overrides(share: float, quick: bool) -> list[str]:
     ]
 
 
-def prepare(data: Path, root: Path, tasks: list[str]) -> dict[tuple[str, str], Path]:
+def prepare(
+    data: Path, root: Path, tasks: list[str], labels: dict[str, float]
+) -> dict[tuple[str, str], Path]:
     """The views of every task and label share, written once under `root/views`."""
     views = {}
     for task in tasks:
-        for name, share in LABELS.items():
+        for name, share in {"all": 1.0, **labels}.items():  # pretraining reads the whole view
             out = root / "views" / f"{task}_{name.replace('/', '-')}"
             views[task, name] = VIEWS[task](data / f"{SET}_{TASKS[task]['layout']}", out, share)
     return views
 
 
-def launch(root: Path, tasks: list[str], views: dict, quick: bool) -> None:
+def launch(root: Path, tasks: list[str], labels: dict[str, float], views: dict, quick: bool) -> None:
     parallel = [] if quick else ["launcher=joblib"]  # two jobs at once on two cores
     shrink = QUICK if quick else []
     seeds = QUICK_SEEDS if quick else SEEDS
@@ -151,7 +153,7 @@ def launch(root: Path, tasks: list[str], views: dict, quick: bool) -> None:
             ],
             pre,
         )
-        for name, share in LABELS.items():
+        for name, share in labels.items():
             common.launch(
                 "train.py",
                 [
@@ -179,7 +181,7 @@ def curve_of(job, metric: str) -> list[float]:
     return [value for _, _, _, value in read_history(job.path, job.name).rows.get(metric, [])]
 
 
-def measure(root: Path, tasks: list[str], partial: bool) -> list[dict]:
+def measure(root: Path, tasks: list[str], labels: dict[str, float], partial: bool) -> list[dict]:
     """One row per task and label share: both starts' metric per seed, their paired difference, the
     validations each run took to its best, the pretraining's cost."""
     rows = []
@@ -188,7 +190,7 @@ def measure(root: Path, tasks: list[str], partial: bool) -> list[dict]:
         pre_jobs = common.jobs_of(root / task / "pretrain", partial)
         pre_s = [j.runtime_s for j in pre_jobs if j.runtime_s is not None]
         pre_acc = [j.metrics.get("val/pair_acc") for j in pre_jobs]
-        for name in LABELS:
+        for name in labels:
             sweep = root / task / name.replace("/", "-")
             values: dict[str, dict[int, float]] = {"scratch": {}, "pretrained": {}}
             checks: dict[str, list[int]] = {"scratch": [], "pretrained": []}
@@ -362,11 +364,13 @@ def plot(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def report(root: Path, out_dir: Path, tasks: list[str], command: str, partial: bool = False) -> list[dict]:
+def report(
+    root: Path, out_dir: Path, tasks: list[str], labels: dict[str, float], command: str, partial: bool = False
+) -> list[dict]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = measure(root, tasks, partial)
+    rows = measure(root, tasks, labels, partial)
     for task in tasks:
-        for name in LABELS:
+        for name in labels:
             label = name.replace("/", "-")
             common.copy_summary(root / task / label, out_dir, f"{task}_{label}")
     (out_dir / "results.md").write_text(table(rows))
@@ -380,7 +384,7 @@ def report(root: Path, out_dir: Path, tasks: list[str], command: str, partial: b
         ],
     )
     plot(rows, out_dir / "pretraining.png")
-    sweeps = [root / t / sub for t in tasks for sub in ("pretrain", *(n.replace("/", "-") for n in LABELS))]
+    sweeps = [root / t / sub for t in tasks for sub in ("pretrain", *(n.replace("/", "-") for n in labels))]
     results = (
         "".join(f"- **{t}**: {TASKS[t]['what']}.\n" for t in tasks)
         + "\nSame seed = same data order and head initialisation; `Δ`: mean over seeds of (pretrained − scratch) "
@@ -416,8 +420,10 @@ def run(
         sweep_dir or common.ROOT / "logs" / "experiments" / f"pretraining{'_quick' if quick else ''}" / stamp
     ).resolve()
     tasks = ["verification"] if quick and not existing else list(tasks)
+    labels = {"1/8": SMALL} if quick else LABELS
     if existing:
         tasks = [t for t in TASKS if (root / t).is_dir()]
+        labels = {n: s for n, s in LABELS.items() if (root / tasks[0] / n.replace("/", "-")).is_dir()}
     else:
         missing = [
             f"{SET}_{TASKS[t]['layout']}"
@@ -429,9 +435,9 @@ def run(
                 f"Data error: {', '.join(missing)} not found in {data}: prepare the real images once with "
                 "`python -m benchmarks._real_data --fetch && python -m benchmarks._real_data`"
             )
-        launch(root, tasks, prepare(Path(data), root, tasks), quick)
+        launch(root, tasks, labels, prepare(Path(data), root, tasks, labels), quick)
     command = COMMAND + (" --quick" if quick else "")
-    result = report(root, Path(out_dir), tasks, command, partial)
+    result = report(root, Path(out_dir), tasks, labels, command, partial)
     if Path(out_dir).resolve() == HERE:  # the study's own folder: refresh the top-level README's table too
         top_readme.update()
     return result
@@ -440,7 +446,9 @@ def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--quick", action="store_true", help="verification only, 2 seeds, 2 epochs of 2 batches (smoke test)"
+        "--quick",
+        action="store_true",
+        help="verification with 1/8 labels, 2 seeds, 2 batches per epoch (smoke test)",
     )
     parser.add_argument("--tasks", default=",".join(TASKS), help="comma-separated (%(default)s)")
     parser.add_argument("--data", type=Path, default=REAL, help="the prepared real sets (%(default)s)")
