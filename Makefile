@@ -51,11 +51,12 @@ bench-real: install  ## time to quality and pretrain vs scratch on real images (
 	$(PY) -m benchmarks.real_pretrain_vs_scratch $(BENCH_ARGS)
 	$(PY) -m benchmarks.readme
 
-experiments: install  ## the four studies of experiments/ (each rewrites its table, plots and README results)
+experiments: install  ## the five studies of experiments/ (each rewrites its table, plots and README results)
 	$(PY) -m experiments.transposed_conv.run
 	$(PY) -m experiments.margins.run
 	$(PY) -m experiments.iou_thresholds.run
 	$(PY) -m experiments.decoder_depth.run
+	$(PY) -m experiments.pretraining.run
 
 clean:
 	rm -rf logs .pytest_cache .ruff_cache

@@ -107,6 +107,22 @@ def pm(values: list[float], digits: int = 3) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if len(values) > 1 else f"{mean:.{digits}f}"
 
 
+def paired_difference(
+    values: dict[int, float], reference: dict[int, float]
+) -> tuple[float, float, float, int]:
+    """(mean over seeds of values − reference with the same seed, 95 % t interval low, high, seeds paired);
+    the interval is nan with fewer than two pairs."""
+    from scipy import stats
+
+    seeds = sorted(set(values) & set(reference))
+    diffs = [values[s] - reference[s] for s in seeds]
+    mean = statistics.fmean(diffs) if diffs else float("nan")
+    if len(diffs) < 2:
+        return mean, float("nan"), float("nan"), len(diffs)
+    half = stats.t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
+    return mean, mean - half, mean + half, len(diffs)
+
+
 def markdown_table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]

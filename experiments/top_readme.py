@@ -35,6 +35,14 @@ STUDIES = [  # (folder, title, command, what the headline table shows)
         "shapes and real images; the difference to the best depth with its 95 % interval:",
     ),
     (
+        "pretraining",
+        "Pretrained vs from scratch",
+        "python -m experiments.pretraining.run",
+        "The three tasks on real images fine-tuned from scratch and from a self-supervised pretraining run on "
+        "the same images, with all labels and with 1/8 of them, 3 seeds paired by seed; the difference with "
+        "its 95 % interval:",
+    ),
+    (
         "transposed_conv",
         "Transposed-convolution arithmetic",
         "python -m experiments.transposed_conv.run",
@@ -75,7 +83,7 @@ def section() -> str:
             "Each study is a folder of `experiments/` with its Hydra experiment config "
             "(`conf/experiment/<study>.yaml`, a sweep), a runner that launches it and regenerates the "
             "tables, plots and the README's results from the run, and how to run it on the real datasets and "
-            "a GPU. `make experiments` runs all four (sized for ~15 min each on a quiet 2-core CPU, the decoder-depth study ~40 min; `--quick` "
+            "a GPU. `make experiments` runs all five (sized for ~15 min each on a quiet 2-core CPU, the decoder-depth study ~40 min, the pretraining study ~60 min; `--quick` "
             "is a smoke run, tested in `tests/integration/test_experiments.py`). The tables below are copied from the "
             "studies' generated `results.md` by `python -m experiments.top_readme`."
         ),

@@ -133,18 +133,10 @@ def history(job) -> dict:
 
 def paired(values: dict[int, dict[int, float]], best: int) -> dict[int, tuple[float, float, float, int]]:
     """depth -> (mean difference to the best depth, 95 % CI low, high, seeds paired), paired by seed."""
-    from scipy import stats
-
     out = {}
     for depth, by_seed in values.items():
-        seeds = sorted(set(by_seed) & set(values[best]))
-        diffs = [by_seed[s] - values[best][s] for s in seeds]
-        mean = statistics.fmean(diffs) if diffs else float("nan")
-        if depth == best or len(diffs) < 2:
-            out[depth] = (mean, float("nan"), float("nan"), len(diffs))
-            continue
-        half = stats.t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
-        out[depth] = (mean, mean - half, mean + half, len(diffs))
+        diff = common.paired_difference(by_seed, values[best])
+        out[depth] = (diff[0], float("nan"), float("nan"), diff[3]) if depth == best else diff
     return out
 
 

@@ -77,3 +77,30 @@ def test_iou_thresholds_quick_study_regenerates_table_plot_and_readme(tmp_path, 
     assert [r["head"] for r in iou["training"]] == ["yolo", "yolov1"]
     assert sorted(r["nms"] for r in iou["nms"]["yolo"]) == [0.4, 0.6]
     assert_regenerated(tmp_path / "iou", "iou_thresholds")
+
+
+@pytest.mark.slow
+def test_pretraining_quick_study_pairs_each_seed_with_its_own_pretraining_run(tmp_path, monkeypatch):
+    """On a tiny stand-in of the real set: pretraining per seed, both starts per label share, the pairing."""
+    from experiments.pretraining.run import run as run_pretraining
+    from tests.real_data_fakes import prepare_fakes
+
+    data = prepare_fakes(tmp_path, monkeypatch)
+    sweeps = tmp_path / "sweeps" / "pretraining"
+    rows = run_pretraining(tmp_path / "pretraining", quick=True, sweep_dir=sweeps, data=data)
+    [row] = rows
+    assert (row["task"], row["labels"], len(row["scratch"]), len(row["pretrained"])) == (
+        "verification",
+        "1/8",
+        2,
+        2,
+    )
+    # the paired difference is the mean of the per-seed differences
+    assert row["diff"] == pytest.approx(sum(p - s for p, s in zip(row["pretrained"], row["scratch"])) / 2)
+    # 1/8 of the labels: epochs 8x shorter, validated every SMALL_EVERY of them (2 validations in 8 epochs)
+    assert all(len(curve) == 2 for side in row["curves"].values() for curve in side)
+    # seed N fine-tunes from pretraining seed N: the override names its own seed's run
+    log = (sweeps / "verification" / "1-8" / "launch.log").read_text()
+    for seed in (1, 2):
+        assert f"pretrain/seed{seed}/checkpoints/last.ckpt" in log
+    assert_regenerated(tmp_path / "pretraining", "pretraining")
