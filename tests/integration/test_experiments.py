@@ -80,7 +80,9 @@ def test_iou_thresholds_quick_study_regenerates_table_plot_and_readme(tmp_path, 
 
 
 @pytest.mark.slow
-def test_pretraining_quick_study_pairs_each_seed_with_its_own_pretraining_run(tmp_path, monkeypatch):
+def test_pretraining_quick_study_pairs_each_seed_with_its_own_pretraining_run(
+    tmp_path, monkeypatch, launch_in_process
+):
     """On a tiny stand-in of the real set: pretraining per seed, both starts per label share, the pairing."""
     from experiments.pretraining.run import run as run_pretraining
     from tests.real_data_fakes import prepare_fakes
