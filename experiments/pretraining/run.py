@@ -328,6 +328,18 @@ def reading(rows: list[dict]) -> str:
                 )
                 + ")."
             )
+        ceiling = int(
+            OmegaConf.load(common.ROOT / "conf" / "experiment" / "pretraining.yaml").trainer.max_epochs
+        )
+        runs = [c for r in sel for side in r["curves"].values() for c in side]
+        capped = [c for c in runs if len(c) >= ceiling]
+        if capped:
+            late = sum(max(range(len(c)), key=c.__getitem__) >= len(c) - 4 for c in capped)
+            line += (
+                f" {len(capped)} of {len(runs)} runs reached the {ceiling}-validation ceiling ({late} with their "
+                "best in the last 4 validations): still rising, so these rows compare the starts at an equal "
+                "budget rather than at the plateau."
+            )
         line += (
             f" The pretraining itself cost {sel[0]['pretrain_s']:.0f} s per seed (its views' nearest-pair "
             f"accuracy {sel[0]['pretrain_pair_acc']:.2f})."
