@@ -57,6 +57,12 @@ def launch(script: str, overrides: list[str], sweep_dir: Path, run_dir: str | No
     return wall
 
 
+def sweep_root(study: str, quick: bool, sweep_dir: Path | None) -> Path:
+    """`sweep_dir`, or the study's new timestamped folder: logs/experiments/<study>[_quick]/<time>."""
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    return Path(sweep_dir or ROOT / "logs" / "experiments" / f"{study}{'_quick' if quick else ''}" / stamp)
+
+
 def wall_seconds(*sweep_dirs: Path) -> float:
     """The launches' total wall seconds recorded in each sweep folder's wall_s.txt."""
     total = 0.0

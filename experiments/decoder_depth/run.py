@@ -403,11 +403,7 @@ def run(
 ):
     """Run one sweep per data set (unless `existing`) under `sweep_dir` and write the outputs into `out_dir`."""
     out_dir = Path(out_dir)
-    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-    root = Path(
-        sweep_dir
-        or common.ROOT / "logs" / "experiments" / f"decoder_depth{'_quick' if quick else ''}" / stamp
-    )
+    root = common.sweep_root("decoder_depth", quick, sweep_dir)
     if quick:
         data = ("synthetic",)
     if existing:

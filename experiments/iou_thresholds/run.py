@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import time
 from pathlib import Path
 
 import yaml
@@ -284,9 +283,7 @@ def report(sweep_dir: Path, out_dir: Path, command: str) -> dict:
 def run(out_dir: Path = HERE, quick: bool = False, sweep_dir: Path | None = None, existing: bool = False):
     """Train and re-evaluate (unless `existing`) into `sweep_dir`; write the study's outputs to `out_dir`."""
     out_dir = Path(out_dir)
-    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-    name = f"iou_thresholds{'_quick' if quick else ''}"
-    sweep_dir = Path(sweep_dir or common.ROOT / "logs" / "experiments" / name / stamp)
+    sweep_dir = common.sweep_root("iou_thresholds", quick, sweep_dir)
     if not existing:
         train(sweep_dir, quick)
         evaluate_nms(sweep_dir, training_jobs(sweep_dir), quick)

@@ -14,7 +14,6 @@ AUROC, EER, TAR@FAR=1e-2 and 10-fold accuracy, mean ± std over seeds), `margins
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import yaml
@@ -182,10 +181,7 @@ def report(sweep_dir: Path, out_dir: Path, wall_s: float, command: str) -> list[
 def run(out_dir: Path = HERE, quick: bool = False, sweep_dir: Path | None = None, existing: bool = False):
     """Run the sweep (unless `existing`) into `sweep_dir` and write the study's outputs into `out_dir`."""
     out_dir = Path(out_dir)
-    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-    sweep_dir = Path(
-        sweep_dir or common.ROOT / "logs" / "experiments" / f"margins{'_quick' if quick else ''}" / stamp
-    )
+    sweep_dir = common.sweep_root("margins", quick, sweep_dir)
     sweeps = QUICK_SWEEPS if quick else SWEEPS
     if not existing:
         parallel = [] if quick else ["launcher=joblib"]  # two jobs at once on two cores

@@ -28,7 +28,6 @@ import argparse
 import math
 import statistics
 import sys
-import time
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -104,11 +103,15 @@ QUICK = ["+trainer.limit_train_batches=2", "+trainer.limit_val_batches=2"]
 QUICK_PRETRAIN = ["trainer.max_epochs=1"]
 
 
+def ceiling() -> int:
+    """The full-label runs' epoch ceiling (= validations), from conf/experiment/pretraining.yaml."""
+    return int(OmegaConf.load(common.ROOT / "conf" / "experiment" / "pretraining.yaml").trainer.max_epochs)
+
+
 def label_overrides(share: float, quick: bool) -> list[str]:
     """The epoch ceiling (the experiment's; 2 in quick mode); the few-labels runs validate every SMALL_EVERY
     epochs, with their epoch limits that many times larger."""
-    experiment = OmegaConf.load(common.ROOT / "conf" / "experiment" / "pretraining.yaml")
-    epochs = 2 if quick else int(experiment.trainer.max_epochs)
+    epochs = 2 if quick else ceiling()
     if share == 1.0:
         return [f"trainer.max_epochs={epochs}"] if quick else []
     return [
@@ -219,7 +222,7 @@ def measure(root: Path, tasks: list[str], labels: dict[str, float], partial: boo
                     "ci_low": diff[1],
                     "ci_high": diff[2],
                     "n": diff[3],
-                    "best_check": {k: v for k, v in checks.items()},
+                    "best_check": checks,
                     "run_s": {k: statistics.fmean(v) if v else math.nan for k, v in runtimes.items()},
                     "curves": curves,
                     "pretrain_s": statistics.fmean(pre_s) if pre_s else math.nan,
@@ -328,15 +331,13 @@ def reading(rows: list[dict]) -> str:
                 )
                 + ")."
             )
-        ceiling = int(
-            OmegaConf.load(common.ROOT / "conf" / "experiment" / "pretraining.yaml").trainer.max_epochs
-        )
+        limit = ceiling()
         runs = [c for r in sel for side in r["curves"].values() for c in side]
-        capped = [c for c in runs if len(c) >= ceiling]
+        capped = [c for c in runs if len(c) >= limit]
         if capped:
             late = sum(max(range(len(c)), key=c.__getitem__) >= len(c) - 4 for c in capped)
             line += (
-                f" {len(capped)} of {len(runs)} runs reached the {ceiling}-validation ceiling ({late} with their "
+                f" {len(capped)} of {len(runs)} runs reached the {limit}-validation ceiling ({late} with their "
                 "best in the last 4 validations): still rising, so these rows compare the starts at an equal "
                 "budget rather than at the plateau."
             )
@@ -440,10 +441,7 @@ def run(
     data: Path = REAL,
 ):
     """Prepare the views, run the sweeps (unless `existing`) under `sweep_dir`, write the outputs to `out_dir`."""
-    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-    root = Path(
-        sweep_dir or common.ROOT / "logs" / "experiments" / f"pretraining{'_quick' if quick else ''}" / stamp
-    ).resolve()
+    root = common.sweep_root("pretraining", quick, sweep_dir).resolve()
     tasks = ["verification"] if quick and not existing else list(tasks)
     labels = {"1/8": SMALL} if quick else LABELS
     if existing:
