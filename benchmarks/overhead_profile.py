@@ -13,7 +13,6 @@ of a run (building the Trainer, starting and ending loader workers, first and la
 from __future__ import annotations
 
 import copy
-import functools
 import gc
 import tempfile
 import time
@@ -21,44 +20,17 @@ from pathlib import Path
 
 from benchmarks._common import MODELS, build_data_and_model, compose, median, parse_args, quiet, write_result
 from benchmarks._loops import lightning_fit, plain_epoch, trainer_config
-
-PHASES = ("forward", "backward", "optimizer", "data")
-SPENT: dict[str, float] = {}  # phase -> main-thread CPU seconds of the current run
-
-
-def counted(phase: str, fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        t0 = time.thread_time()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            SPENT[phase] = SPENT.get(phase, 0.0) + time.thread_time() - t0
-
-    return wrapper
-
-
-def instrument() -> None:
-    """Count the phases of every run from here on (both sides call the same functions)."""
-    import torch
-    from torch.optim import adam, sgd
-    from torch.utils.data import dataloader
-
-    torch.autograd.backward = counted("backward", torch.autograd.backward)
-    adam.adam = counted("optimizer", adam.adam)  # Adam and AdamW
-    sgd.sgd = counted("optimizer", sgd.sgd)
-    it = dataloader._BaseDataLoaderIter
-    it.__next__ = counted("data", it.__next__)
+from benchmarks._phases import PHASES, instrument, reset, spent
 
 
 def run_phases(fn, template) -> dict[str, float]:
     model = copy.deepcopy(template)
     gc.collect()
-    SPENT.clear()
+    reset()
     t0 = time.thread_time()
     fn(model)
     total = time.thread_time() - t0
-    out = {p: SPENT.get(p, 0.0) for p in PHASES}
+    out = spent()
     out["rest"] = total - sum(out.values())
     out["total"] = total
     return out
@@ -69,7 +41,7 @@ def measure(model: str, short: int, long: int, rounds: int, tmp: Path) -> dict:
     dm, template = build_data_and_model(cfg)
     dm.setup("fit")
     long = min(long, len(dm.train_dataloader()))
-    type(template).compute_losses = counted("forward", type(template).compute_losses)
+    instrument(type(template), time.thread_time)
 
     def sides(steps: int) -> dict:
         run_cfg = trainer_config(cfg, tmp / model / "run", steps)
@@ -110,7 +82,6 @@ def main() -> None:
     args = parse_args(__doc__, extra)
     quiet()
     short, long, rounds = (2, 6, 1) if args.quick else (args.short, args.long, args.rounds)
-    instrument()
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench_overhead_profile_") as tmp:
         for model in MODELS:
