@@ -7,7 +7,9 @@ same process (a garbage collection before every run, so neither side pays for th
 Trainer runs as a user runs it: the rich progress bar and the CSV logger on (checkpointing and
 validation off in both, so only training is compared). Each run trains whole epochs of the model's
 default data (`python train.py model=<name>`), as many as make a run of ~`--run-seconds` (from a warm-up
-pair), so one-off costs (building the Trainer, starting workers) weigh as they do in a real epoch.
+pair): a third of the shortest default fit (`trainer.max_epochs: 20`: ~60 s for the Siamese model, ~3 min
+for the U-Net on this machine), so the once-per-fit costs (building the Trainer, starting and ending the
+loader's workers and the progress bar's thread) weigh at least three times what they do in a default run.
 
 Runs come in adjacent pairs (plain, ours, then ours, plain, ...); pairs continue until `--budget` seconds
 per model. On a shared VM the speed of the same work moves by ~7–9 % from one second to the next, so the
@@ -19,7 +21,7 @@ itself took the same time on both sides (its ratio's interval holds 1). Each rat
 per-pair ratios with a distribution-free ~95 % confidence interval from their order statistics. Goal:
 normalised ratio ≤ 1.03 (met when the interval's upper end is under it); the wall-time and main-process
 CPU ratios are reported beside it.
-`python -m benchmarks.overhead [--quick] [--budget 140] [--run-seconds 8]`.
+`python -m benchmarks.overhead [--quick] [--budget 240] [--run-seconds 20]`.
 """
 
 from __future__ import annotations
@@ -196,13 +198,13 @@ def main() -> None:
         parser.add_argument(
             "--budget",
             type=float,
-            default=140,
+            default=240,
             help="seconds of measured pairs per model (default %(default)s)",
         )
         parser.add_argument(
             "--run-seconds",
             type=float,
-            default=8,
+            default=20,
             help="whole epochs per run, as many as take about this long (default %(default)s)",
         )
 
