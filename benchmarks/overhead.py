@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import copy
 import gc
+import json
 import math
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -64,16 +66,17 @@ def median_interval(values: list[float], level: float = 0.95) -> tuple[float, fl
     return xs[k - 1], xs[n - k], coverage(k)
 
 
-def run_once(fn, template) -> tuple[float, float, float]:
+def run_once(fn, template) -> tuple[float, float, float, float]:
     """(wall seconds the side timed itself, main-process CPU seconds, wall seconds of the model's own
-    arithmetic in it) of one run on a fresh model copy."""
+    arithmetic in it, wall seconds waiting for batches) of one run on a fresh model copy."""
     model = copy.deepcopy(template)
     gc.collect()
     reset()
     cpu0 = time.process_time()
     seconds = fn(model)
     cpu = time.process_time() - cpu0
-    return float(seconds), cpu, sum(spent()[p] for p in MODEL_PHASES)
+    phases = spent()
+    return float(seconds), cpu, sum(phases[p] for p in MODEL_PHASES), phases["data"]
 
 
 def measure(model: str, budget_s: float, run_seconds: float, quick: bool, tmp: Path) -> dict:
@@ -97,10 +100,10 @@ def measure(model: str, budget_s: float, run_seconds: float, quick: bool, tmp: P
     pair_s = epochs * sum(warm.values())
     pairs = 2 if quick else max(MIN_PAIRS, int(budget_s // pair_s))
     fns = sides(epochs)
-    runs = {name: {"seconds": [], "cpu": [], "model": []} for name in fns}
+    runs = {name: {"seconds": [], "cpu": [], "model": [], "data": []} for name in fns}
     for i in range(pairs):
         for name in ("plain", "ours") if i % 2 == 0 else ("ours", "plain"):
-            for key, value in zip(("seconds", "cpu", "model"), run_once(fns[name], template)):
+            for key, value in zip(("seconds", "cpu", "model", "data"), run_once(fns[name], template)):
                 runs[name][key].append(value)
 
     def per_pair(key: str) -> list[float]:
@@ -141,6 +144,8 @@ def measure(model: str, budget_s: float, run_seconds: float, quick: bool, tmp: P
         "ours_cpu": runs["ours"]["cpu"],
         "plain_model_s": runs["plain"]["model"],
         "ours_model_s": runs["ours"]["model"],
+        "plain_data_wait_s": runs["plain"]["data"],
+        "ours_data_wait_s": runs["ours"]["data"],
     }
 
 
@@ -188,6 +193,21 @@ def plot(results: dict):
     return fig
 
 
+def earlier_results(path: Path, quick: bool) -> dict:
+    """The last result's rows per model (those with the normalised ratio), to keep beside a `--models` run."""
+    if quick or not path.exists():
+        return {}
+    earlier = json.loads(path.read_text())
+    if earlier.get("quick"):
+        return {}
+    date = earlier["machine"]["date"]
+    return {
+        model: {"measured_at": date, **r}
+        for model, r in earlier.get("details", {}).items()
+        if "normalised_ratio" in r
+    }
+
+
 def interval(r: dict, key: str) -> str:
     low, high = r[f"{key}_ci"]
     return f"{r[key]:.3f} ({low:.3f}–{high:.3f})"
@@ -202,6 +222,13 @@ def main() -> None:
             help="seconds of measured pairs per model (default %(default)s)",
         )
         parser.add_argument(
+            "--models",
+            nargs="+",
+            choices=MODELS,
+            default=list(MODELS),
+            help="models to measure (default: all); the others' rows are kept from the last result",
+        )
+        parser.add_argument(
             "--run-seconds",
             type=float,
             default=20,
@@ -210,11 +237,18 @@ def main() -> None:
 
     args = parse_args(__doc__, extra)
     quiet()
+    kept = earlier_results(args.out / "overhead.json", args.quick)
     results = {}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench_overhead_") as tmp:
         for model in MODELS:
+            if model not in args.models:
+                if model in kept:
+                    results[model] = kept[model]
+                continue
+            started, load = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.getloadavg()[0]
             results[model] = r = measure(model, args.budget, args.run_seconds, args.quick, Path(tmp))
+            r["measured_at"], r["load_at_start"] = started, round(load, 2)
             print(
                 f"{model}: plain {r['plain_s']:.2f}s  ours {r['ours_s']:.2f}s  ratio {r['ratio']:.3f} "
                 f"[{r['ratio_ci'][0]:.3f}, {r['ratio_ci'][1]:.3f}]  model {r['model_ratio']:.3f}  "
@@ -225,6 +259,7 @@ def main() -> None:
     rows = [
         [
             m,
+            r["measured_at"],
             r["steps_per_epoch"],
             r["epochs_per_run"],
             r["batch_size"],
@@ -243,6 +278,7 @@ def main() -> None:
     ]
     headers = [
         "model",
+        "measured",
         "steps/epoch",
         "epochs/run",
         "batch",
@@ -273,7 +309,8 @@ def main() -> None:
         "machine's speed of the moment divided out (on this shared VM the same work's speed moves ~7–9 % "
         "between adjacent seconds, which the wall ratio of single pairs carries in full). Met when the "
         "normalised ratio's upper end is ≤ the goal and the model-arithmetic interval holds 1 (else the "
-        f"normalisation could hide a slower model). {elapsed / 60:.1f} min in all."
+        f"normalisation could hide a slower model). Measured: when each model's runs began (rows from an earlier "
+        f"run are kept when `--models` names others). {elapsed / 60:.1f} min in all."
     )
     write_result(
         "overhead",

@@ -64,7 +64,7 @@ BENCHMARKS = [  # the table of what each benchmark measures
     ),
     (
         "overhead",
-        "whole training epochs through our LightningModule + Trainer (rich progress bar, CSV logger) vs a plain PyTorch loop on the same module, data, optimizer; adjacent pairs of runs, median of the per-pair ratios with a ~95 % interval",
+        "whole training epochs through our LightningModule + Trainer (rich progress bar, CSV logger) vs a plain PyTorch loop on the same module, data, optimizer; adjacent pairs of runs, median of the per-pair ratios with a ~95 % interval; each run's wall time per second of its own model arithmetic (the machine's speed divided out) decides",
     ),
     (
         "overhead_profile",
