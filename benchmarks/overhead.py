@@ -106,47 +106,50 @@ def measure(model: str, budget_s: float, run_seconds: float, quick: bool, tmp: P
             for key, value in zip(("seconds", "cpu", "model", "data"), run_once(fns[name], template)):
                 runs[name][key].append(value)
 
-    def per_pair(key: str) -> list[float]:
-        return [o / p for o, p in zip(runs["ours"][key], runs["plain"][key])]
-
-    ratios, cpu_ratios, model_ratios = per_pair("seconds"), per_pair("cpu"), per_pair("model")
-    # each run's wall time per second of its own model arithmetic: the machine's speed of the moment
-    # divides out, as both terms are measured over the same seconds
-    normalised = [r / m for r, m in zip(ratios, model_ratios)]
-    low, high, coverage = median_interval(ratios)
-    cpu_low, cpu_high, _ = median_interval(cpu_ratios)
-    model_low, model_high, _ = median_interval(model_ratios)
-    norm_low, norm_high, _ = median_interval(normalised)
     return {
         "steps_per_epoch": steps,
         "epochs_per_run": epochs,
         "pairs": pairs,
         "batch_size": dm.batch_size if model != "siamese" else dm.p * dm.k,
         "num_workers": dm.num_workers,
-        "plain_s": median(runs["plain"]["seconds"]),
-        "ours_s": median(runs["ours"]["seconds"]),
-        "ratio": median(ratios),
-        "ratio_ci": [low, high],
-        "ci_coverage": coverage,
-        "cpu_ratio": median(cpu_ratios),
-        "cpu_ratio_ci": [cpu_low, cpu_high],
-        "model_ratio": median(model_ratios),
-        "model_ratio_ci": [model_low, model_high],
-        "normalised_ratio": median(normalised),
-        "normalised_ratio_ci": [norm_low, norm_high],
-        "ratios": ratios,
-        "cpu_ratios": cpu_ratios,
-        "model_ratios": model_ratios,
-        "normalised_ratios": normalised,
-        "plain_runs": runs["plain"]["seconds"],
-        "ours_runs": runs["ours"]["seconds"],
-        "plain_cpu": runs["plain"]["cpu"],
-        "ours_cpu": runs["ours"]["cpu"],
-        "plain_model_s": runs["plain"]["model"],
-        "ours_model_s": runs["ours"]["model"],
-        "plain_data_wait_s": runs["plain"]["data"],
-        "ours_data_wait_s": runs["ours"]["data"],
+        **{f"{side}_{RAW[key]}": runs[side][key] for side in runs for key in RAW},
+        **summary(runs),
     }
+
+
+RAW = {"seconds": "runs", "cpu": "cpu", "model": "model_s", "data": "data_wait_s"}  # per-run lists, JSON keys
+
+
+def summary(runs: dict) -> dict:
+    """Medians and intervals of the per-pair ratios from the runs' raw seconds
+    (`runs[side][key]`, side plain/ours, key as in RAW)."""
+
+    def per_pair(key: str) -> list[float]:
+        return [o / p for o, p in zip(runs["ours"][key], runs["plain"][key])]
+
+    ratios = {
+        "ratio": per_pair("seconds"),
+        "cpu_ratio": per_pair("cpu"),
+        "model_ratio": per_pair("model"),
+        "data_wait_ratio": per_pair("data"),
+    }
+    # each run's wall time per second of its own model arithmetic: the machine's speed of the moment
+    # divides out, as both terms are measured over the same seconds
+    ratios["normalised_ratio"] = [r / m for r, m in zip(ratios["ratio"], ratios["model_ratio"])]
+    # the loop's own time (neither model arithmetic nor waiting for a batch), ours less plain, as % of
+    # plain's run: the normalised ratio without the loader's noise (check: ours waits no longer for data)
+    ratios["loop_pct"] = [
+        100 * ((ow - om - od) - (pw - pm - pd)) / pw
+        for ow, om, od, pw, pm, pd in zip(
+            *(runs[side][key] for side in ("ours", "plain") for key in ("seconds", "model", "data"))
+        )
+    ]
+    out = {"plain_s": median(runs["plain"]["seconds"]), "ours_s": median(runs["ours"]["seconds"])}
+    for name, values in ratios.items():
+        low, high, coverage = median_interval(values)
+        out |= {name: median(values), f"{name}_ci": [low, high], f"{name}_values": values}
+    out["ci_coverage"] = coverage
+    return out
 
 
 def verdict(r: dict) -> str:
@@ -174,7 +177,7 @@ def plot(results: dict):
     for i, name in enumerate(names):
         r = results[name]
         for dx, key, colour in ((-0.12, "", "tab:grey"), (0.12, "normalised_", "tab:orange")):
-            values, mid, (low, high) = r[f"{key}ratios"], r[f"{key}ratio"], r[f"{key}ratio_ci"]
+            values, mid, (low, high) = r[f"{key}ratio_values"], r[f"{key}ratio"], r[f"{key}ratio_ci"]
             ax.scatter([i + dx - 0.05] * len(values), values, c=colour, s=10, alpha=0.6)
             ax.errorbar([i + dx + 0.03], [mid], yerr=[[mid - low], [high - mid]], fmt="o", c="k", capsize=3)
         ax.annotate(
@@ -201,11 +204,14 @@ def earlier_results(path: Path, quick: bool) -> dict:
     if earlier.get("quick"):
         return {}
     date = earlier["machine"]["date"]
-    return {
-        model: {"measured_at": date, **r}
-        for model, r in earlier.get("details", {}).items()
-        if "normalised_ratio" in r
-    }
+    kept = {}
+    for model, r in earlier.get("details", {}).items():
+        if all(f"{side}_{key}" in r for side in ("plain", "ours") for key in RAW.values()):
+            runs = {
+                side: {key: r[f"{side}_{name}"] for key, name in RAW.items()} for side in ("plain", "ours")
+            }
+            kept[model] = {"measured_at": date, **r, **summary(runs)}
+    return kept
 
 
 def interval(r: dict, key: str) -> str:
@@ -270,6 +276,8 @@ def main() -> None:
             interval(r, "ratio"),
             interval(r, "cpu_ratio"),
             interval(r, "model_ratio"),
+            interval(r, "data_wait_ratio"),
+            f"{r['loop_pct']:+.2f} ({r['loop_pct_ci'][0]:+.2f}–{r['loop_pct_ci'][1]:+.2f})",
             f"{r['normalised_ratio']:.3f}",
             "–".join(f"{v:.3f}" for v in r["normalised_ratio_ci"]),
             verdict(r),
@@ -289,6 +297,8 @@ def main() -> None:
         "wall ratio (interval)",
         "CPU ratio (interval)",
         "model arithmetic ratio (interval)",
+        "data wait ratio (interval)",
+        "loop % (interval)",
         "normalised ratio",
         "~95 % interval",
         f"goal ≤ {GOAL}",
@@ -304,7 +314,7 @@ def main() -> None:
         f"ours/plain, its interval the order statistics holding the median with ≥ {coverage:.1%} confidence "
         "(sign test). Wall ratio: the runs' wall times; CPU ratio: the main process's CPU seconds (loader workers "
         "excluded); model arithmetic ratio: the wall seconds spent in the model's own forward + loss, backward "
-        "and optimizer update (the same calls on both sides); normalised ratio: each run's wall time per second "
+        "and optimizer update (the same calls on both sides); data wait ratio: the wall seconds spent waiting for a batch; loop %: the wall seconds that are neither model arithmetic nor waiting for a batch, ours less plain, as % of the plain run (the loop's own cost without the loader's noise, provided ours waits no longer for data); normalised ratio: each run's wall time per second "
         "of its model arithmetic, ours over plain — the time the loop around the model costs, with the "
         "machine's speed of the moment divided out (on this shared VM the same work's speed moves ~7–9 % "
         "between adjacent seconds, which the wall ratio of single pairs carries in full). Met when the "
