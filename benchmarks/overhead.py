@@ -79,7 +79,11 @@ def run_once(fn, template) -> tuple[float, float, float, float]:
     return float(seconds), cpu, sum(phases[p] for p in MODEL_PHASES), phases["data"]
 
 
-def measure(model: str, budget_s: float, run_seconds: float, quick: bool, tmp: Path) -> dict:
+def measure(
+    model: str, budget_s: float, run_seconds: float, quick: bool, tmp: Path, earlier: dict | None = None
+) -> dict:
+    """Pairs of runs of `model` for `budget_s`; `earlier`: a kept row whose pairs these add to (its
+    epochs per run)."""
     cfg = compose([f"model={model}", "callbacks=progress", "logger=csv"], tmp / model)
     dm, template = build_data_and_model(cfg)
     dm.setup("fit")
@@ -97,11 +101,17 @@ def measure(model: str, budget_s: float, run_seconds: float, quick: bool, tmp: P
     # warm-up pair (one epoch each, untimed): fills caches, and sizes the runs and the number of pairs
     warm = {name: run_once(fn, template)[0] for name, fn in sides(1).items()}
     epochs = 1 if quick else max(1, round(run_seconds / warm["plain"]))
+    if earlier:
+        epochs = earlier["epochs_per_run"]
     pair_s = epochs * sum(warm.values())
     pairs = 2 if quick else max(MIN_PAIRS, int(budget_s // pair_s))
     fns = sides(epochs)
-    runs = {name: {"seconds": [], "cpu": [], "model": [], "data": []} for name in fns}
-    for i in range(pairs):
+    runs = {
+        name: {key: list(earlier[f"{name}_{raw}"]) if earlier else [] for key, raw in RAW.items()}
+        for name in fns
+    }
+    start = len(runs["plain"]["seconds"])
+    for i in range(start, start + pairs):
         for name in ("plain", "ours") if i % 2 == 0 else ("ours", "plain"):
             for key, value in zip(("seconds", "cpu", "model", "data"), run_once(fns[name], template)):
                 runs[name][key].append(value)
@@ -109,7 +119,7 @@ def measure(model: str, budget_s: float, run_seconds: float, quick: bool, tmp: P
     return {
         "steps_per_epoch": steps,
         "epochs_per_run": epochs,
-        "pairs": pairs,
+        "pairs": len(runs["plain"]["seconds"]),
         "batch_size": dm.batch_size if model != "siamese" else dm.p * dm.k,
         "num_workers": dm.num_workers,
         **{f"{side}_{RAW[key]}": runs[side][key] for side in runs for key in RAW},
@@ -235,6 +245,11 @@ def main() -> None:
             help="models to measure (default: all); the others' rows are kept from the last result",
         )
         parser.add_argument(
+            "--add",
+            action="store_true",
+            help="add the new pairs to the last result's pairs of the named models (at its epochs per run)",
+        )
+        parser.add_argument(
             "--run-seconds",
             type=float,
             default=20,
@@ -253,8 +268,11 @@ def main() -> None:
                     results[model] = kept[model]
                 continue
             started, load = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.getloadavg()[0]
-            results[model] = r = measure(model, args.budget, args.run_seconds, args.quick, Path(tmp))
+            earlier = kept.get(model) if args.add else None
+            results[model] = r = measure(model, args.budget, args.run_seconds, args.quick, Path(tmp), earlier)
             r["measured_at"], r["load_at_start"] = started, round(load, 2)
+            if earlier:
+                r["measured_at"] = f"{earlier['measured_at']} + {started}"
             print(
                 f"{model}: plain {r['plain_s']:.2f}s  ours {r['ours_s']:.2f}s  ratio {r['ratio']:.3f} "
                 f"[{r['ratio_ci'][0]:.3f}, {r['ratio_ci'][1]:.3f}]  model {r['model_ratio']:.3f}  "
@@ -320,7 +338,7 @@ def main() -> None:
         "between adjacent seconds, which the wall ratio of single pairs carries in full). Met when the "
         "normalised ratio's upper end is ≤ the goal and the model-arithmetic interval holds 1 (else the "
         f"normalisation could hide a slower model). Measured: when each model's runs began (rows from an earlier "
-        f"run are kept when `--models` names others). {elapsed / 60:.1f} min in all."
+        f"run are kept when `--models` names others; `--add` adds pairs to a row: its two start times). {elapsed / 60:.1f} min in all."
     )
     write_result(
         "overhead",
