@@ -66,6 +66,17 @@ def median_interval(values: list[float], level: float = 0.95) -> tuple[float, fl
     return xs[k - 1], xs[n - k], coverage(k)
 
 
+RAW = {"seconds": "runs", "cpu": "cpu", "model": "model_s", "data": "data_wait_s"}  # per-run lists, JSON keys
+
+
+def runs_of(row: dict | None) -> dict:
+    """The per-run lists (`runs[side][key]`, key as in RAW) of a result row, or empty ones for None."""
+    return {
+        side: {key: list(row[f"{side}_{name}"]) if row else [] for key, name in RAW.items()}
+        for side in ("plain", "ours")
+    }
+
+
 def run_once(fn, template) -> tuple[float, float, float, float]:
     """(wall seconds the side timed itself, main-process CPU seconds, wall seconds of the model's own
     arithmetic in it, wall seconds waiting for batches) of one run on a fresh model copy."""
@@ -100,20 +111,18 @@ def measure(
 
     # warm-up pair (one epoch each, untimed): fills caches, and sizes the runs and the number of pairs
     warm = {name: run_once(fn, template)[0] for name, fn in sides(1).items()}
-    epochs = 1 if quick else max(1, round(run_seconds / warm["plain"]))
     if earlier:
         epochs = earlier["epochs_per_run"]
+    else:
+        epochs = 1 if quick else max(1, round(run_seconds / warm["plain"]))
     pair_s = epochs * sum(warm.values())
     pairs = 2 if quick else max(MIN_PAIRS, int(budget_s // pair_s))
     fns = sides(epochs)
-    runs = {
-        name: {key: list(earlier[f"{name}_{raw}"]) if earlier else [] for key, raw in RAW.items()}
-        for name in fns
-    }
+    runs = runs_of(earlier)
     start = len(runs["plain"]["seconds"])
     for i in range(start, start + pairs):
         for name in ("plain", "ours") if i % 2 == 0 else ("ours", "plain"):
-            for key, value in zip(("seconds", "cpu", "model", "data"), run_once(fns[name], template)):
+            for key, value in zip(RAW, run_once(fns[name], template)):
                 runs[name][key].append(value)
 
     return {
@@ -125,9 +134,6 @@ def measure(
         **{f"{side}_{RAW[key]}": runs[side][key] for side in runs for key in RAW},
         **summary(runs),
     }
-
-
-RAW = {"seconds": "runs", "cpu": "cpu", "model": "model_s", "data": "data_wait_s"}  # per-run lists, JSON keys
 
 
 def summary(runs: dict) -> dict:
@@ -217,10 +223,7 @@ def earlier_results(path: Path, quick: bool) -> dict:
     kept = {}
     for model, r in earlier.get("details", {}).items():
         if all(f"{side}_{key}" in r for side in ("plain", "ours") for key in RAW.values()):
-            runs = {
-                side: {key: r[f"{side}_{name}"] for key, name in RAW.items()} for side in ("plain", "ours")
-            }
-            kept[model] = {"measured_at": date, **r, **summary(runs)}
+            kept[model] = {"measured_at": date, **r, **summary(runs_of(r))}
     return kept
 
 
